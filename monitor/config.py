@@ -1,0 +1,229 @@
+"""Configuration: one YAML file, every key overridable by `TANFANG_<SECTION>__<KEY>`."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from monitor.errors import ConfigError
+
+ENV_PREFIX = "TANFANG_"
+
+
+class Section(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class MqttConfig(Section):
+    host: str = Field("127.0.0.1", description="MQTT broker host.")
+    port: int = Field(1883, description="MQTT broker port.")
+    username: str | None = Field(None, description="Username of the monitor at the broker.")
+    password: str | None = Field(None, description="Password; better set by environment.")
+    client_id: str = Field(
+        "tanfang-monitor",
+        description="Fixed client id: with a persistent session the broker keeps messages "
+        "published while the daemon is down.",
+    )
+    topic_prefix: str = Field("tanfang/v1", description="Root of the device topics.")
+    shared_group: str | None = Field(
+        None,
+        description="Name of an MQTT 5 shared subscription group ($share/GROUP/...), "
+        "so that several daemons split the load; empty for a plain subscription.",
+    )
+    session_expiry_s: int = Field(7 * 24 * 3600, description="How long the broker keeps the "
+                                  "session (and queued QoS 1 messages) while the daemon is away.")
+    keepalive_s: int = Field(30, description="MQTT keep-alive.")
+    reconnect_max_s: float = Field(30.0, description="Longest wait between reconnect attempts.")
+
+
+class DatabaseConfig(Section):
+    url: str = Field(
+        "sqlite:///data/tanfang.db",
+        description="State store: sqlite:///PATH or postgresql://USER@HOST:PORT/DB.",
+    )
+    dedup_retention_days: int = Field(
+        30, description="How long accepted (device_id, msg_id) pairs are kept for deduplication."
+    )
+
+
+class InfluxConfig(Section):
+    url: str = Field("http://127.0.0.1:8086", description="InfluxDB base URL (v1 HTTP API).")
+    database: str = Field("tanfang", description="InfluxDB database (bucket on 2.x/3.x).")
+    username: str | None = Field(None, description="User for InfluxDB 1.x authentication.")
+    password: str | None = Field(None, description="Password for InfluxDB 1.x authentication.")
+    token: str | None = Field(None, description="Token for InfluxDB 2.x/3.x (sent as Token).")
+    batch_size: int = Field(5000, description="Most lines in one write.")
+    flush_interval_s: float = Field(1.0, description="Longest time a line waits for its batch.")
+    spool_dir: str = Field("data/influx-spool", description="On-disk spool while InfluxDB is down.")
+    spool_max_mb: int = Field(512, description="Spool size limit; past it the oldest are dropped.")
+
+
+class TelemetryConfig(Section):
+    backend: Literal["sqlite", "influxdb"] = Field(
+        "sqlite", description="Where raw readings go: the embedded SQLite file or InfluxDB."
+    )
+    sqlite_path: str = Field("data/telemetry.db", description="File of the SQLite backend.")
+    retention_days: int = Field(90, description="Raw points older than this are deleted (SQLite).")
+    influxdb: InfluxConfig = Field(default_factory=InfluxConfig)
+
+
+class ApiConfig(Section):
+    host: str = Field("127.0.0.1", description="Address the HTTP API and console listen on.")
+    port: int = Field(8080, description="Port of the HTTP API and console.")
+    public_url: str | None = Field(
+        None, description="URL at which Twilio reaches this daemon (webhooks); empty: none."
+    )
+    token_ttl_min: int = Field(12 * 60, description="Lifetime of a login, in minutes.")
+
+
+class TwilioConfig(Section):
+    account_sid: str | None = Field(None, description="Twilio account SID.")
+    auth_token: str | None = Field(None, description="Twilio auth token; set by environment.")
+    from_number: str | None = Field(None, description="Number SMS and calls come from.")
+    api_base_url: str | None = Field(
+        None, description="Empty for Twilio itself; a regional edge or a test server otherwise."
+    )
+
+
+class WebhookConfig(Section):
+    url: str | None = Field(None, description="URL that receives every notification as JSON.")
+    secret: str | None = Field(None, description="HMAC-SHA256 key for X-Tanfang-Signature.")
+
+
+class NotifyConfig(Section):
+    channels: list[str] = Field(
+        default_factory=lambda: ["log"],
+        description="Channels enabled: sms, voice (Twilio), webhook, log.",
+    )
+    twilio: TwilioConfig = Field(default_factory=TwilioConfig)
+    webhook: WebhookConfig = Field(default_factory=WebhookConfig)
+    max_attempts: int = Field(6, description="Attempts of one notification before it fails.")
+
+
+class IngestConfig(Section):
+    max_payload_bytes: int = Field(16 * 1024, description="Larger payloads are rejected.")
+    max_future_s: int = Field(600, description="A ts further ahead than this is rejected.")
+    batch_max: int = Field(2000, description="Most messages handled in one batch.")
+    heartbeat_s: dict[str, int] = Field(
+        default_factory=lambda: {
+            "call_button": 900,
+            "wearable": 900,
+            "water_meter": 3600,
+            "power_meter": 3600,
+            "motion_sensor": 900,
+            "smoke_detector": 3600,
+            "gas_detector": 3600,
+        },
+        description="Seconds between heartbeats expected of each device type.",
+    )
+
+
+class AlarmsConfig(Section):
+    severity: dict[str, str] = Field(
+        default_factory=lambda: {
+            "sos": "critical",
+            "fall": "critical",
+            "smoke": "critical",
+            "gas": "critical",
+            "tamper": "warning",
+        },
+        description="Severity of the alarm each event type raises (critical, warning, info).",
+    )
+
+
+class RulesConfig(Section):
+    file: str | None = Field(
+        None, description="Path of rules.yaml (thresholds, calendar); empty: built-in defaults."
+    )
+
+
+class LoggingConfig(Section):
+    level: str = Field("INFO", description="Log level.")
+
+
+class Config(Section):
+    mqtt: MqttConfig = Field(default_factory=MqttConfig)
+    database: DatabaseConfig = Field(default_factory=DatabaseConfig)
+    telemetry: TelemetryConfig = Field(default_factory=TelemetryConfig)
+    api: ApiConfig = Field(default_factory=ApiConfig)
+    notify: NotifyConfig = Field(default_factory=NotifyConfig)
+    ingest: IngestConfig = Field(default_factory=IngestConfig)
+    alarms: AlarmsConfig = Field(default_factory=AlarmsConfig)
+    rules: RulesConfig = Field(default_factory=RulesConfig)
+    logging: LoggingConfig = Field(default_factory=LoggingConfig)
+
+
+def _env_overrides(environ: dict[str, str]) -> dict[str, Any]:
+    """TANFANG_MQTT__HOST=x -> {"mqtt": {"host": "x"}}; values are read as YAML scalars."""
+    tree: dict[str, Any] = {}
+    for name, raw in environ.items():
+        if not name.startswith(ENV_PREFIX) or "__" not in name:
+            continue
+        path = [part.lower() for part in name[len(ENV_PREFIX):].split("__")]
+        node = tree
+        for part in path[:-1]:
+            node = node.setdefault(part, {})
+        node[path[-1]] = yaml.safe_load(raw) if raw != "" else None
+    return tree
+
+
+def _merge(base: dict[str, Any], over: dict[str, Any]) -> dict[str, Any]:
+    out = dict(base)
+    for key, value in over.items():
+        if isinstance(value, dict) and isinstance(out.get(key), dict):
+            out[key] = _merge(out[key], value)
+        else:
+            out[key] = value
+    return out
+
+
+def describe_error(error: ValidationError, source: str) -> str:
+    """One line naming the first bad key and what is wrong with it."""
+    first = error.errors()[0]
+    where = ".".join(str(p) for p in first["loc"]) or "(top level)"
+    if first["type"] == "extra_forbidden":
+        return f"{source}: unknown key '{where}'"
+    return f"{source}: {where}: {first['msg']}"
+
+
+def config_path(explicit: str | Path | None) -> Path | None:
+    """--config, else $TANFANG_CONFIG, else ./tanfang.yaml if present, else none (defaults)."""
+    if explicit:
+        return Path(explicit)
+    if os.environ.get("TANFANG_CONFIG"):
+        return Path(os.environ["TANFANG_CONFIG"])
+    local = Path("tanfang.yaml")
+    return local if local.exists() else None
+
+
+def load_config(path: str | Path | None = None, environ: dict[str, str] | None = None) -> Config:
+    """Read the configuration file (or defaults), apply environment overrides, validate."""
+    chosen = config_path(path)
+    data: dict[str, Any] = {}
+    source = "built-in defaults"
+    if chosen is not None:
+        source = str(chosen)
+        try:
+            text = chosen.read_text(encoding="utf-8")
+        except FileNotFoundError:
+            raise ConfigError(f"configuration file not found: {chosen}") from None
+        except OSError as exc:
+            raise ConfigError(f"cannot read configuration file {chosen}: {exc.strerror}") from None
+        try:
+            loaded = yaml.safe_load(text)
+        except yaml.YAMLError as exc:
+            mark = getattr(exc, "problem_mark", None)
+            where = f" at line {mark.line + 1}" if mark else ""
+            raise ConfigError(f"{chosen}: not valid YAML{where}") from None
+        if loaded is not None and not isinstance(loaded, dict):
+            raise ConfigError(f"{chosen}: the top level must be a mapping of sections")
+        data = loaded or {}
+    env = _env_overrides(dict(os.environ if environ is None else environ))
+    try:
+        return Config.model_validate(_merge(data, env))
+    except ValidationError as exc:
+        raise ConfigError(describe_error(exc, source)) from None
