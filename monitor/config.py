@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from monitor.errors import ConfigError
 
@@ -23,6 +23,15 @@ class MqttConfig(Section):
     port: int = Field(1883, description="MQTT broker port.")
     username: str | None = Field(None, description="Username of the monitor at the broker.")
     password: str | None = Field(None, description="Password; better set by environment.")
+    protocol: Literal["5", "3.1.1"] = Field(
+        "5", description="MQTT protocol version; 5 is needed for shared subscriptions."
+    )
+
+    @field_validator("protocol", mode="before")
+    @classmethod
+    def _protocol_text(cls, value: object) -> object:
+        return str(value) if isinstance(value, int | float) else value
+
     client_id: str = Field(
         "tanfang-monitor",
         description="Fixed client id: with a persistent session the broker keeps messages "
@@ -102,6 +111,9 @@ class NotifyConfig(Section):
     twilio: TwilioConfig = Field(default_factory=TwilioConfig)
     webhook: WebhookConfig = Field(default_factory=WebhookConfig)
     max_attempts: int = Field(6, description="Attempts of one notification before it fails.")
+    timeout_s: float = Field(
+        10.0, gt=0, description="Time limit of one HTTP call to Twilio or the webhook, in seconds."
+    )
 
 
 class IngestConfig(Section):

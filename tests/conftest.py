@@ -3,4 +3,6 @@
 pytest_plugins = [
     "tests.fixtures.services",
     "tests.fixtures.factories",
+    "tests.fixtures.daemon",
+    "tests.fixtures.influxdb",
 ]

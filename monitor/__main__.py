@@ -1,0 +1,5 @@
+"""`python -m monitor` is `tanfang`."""
+
+from monitor.cli import main
+
+main()

@@ -1,0 +1,112 @@
+"""The daemon: MQTT ingest, rules, alarms, notifiers, scheduler and HTTP in one event loop."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Coroutine, Sequence
+from typing import Any
+
+import uvicorn
+from sqlalchemy import text
+
+from monitor.config import Config
+from monitor.ingest.directory import DeviceDirectory
+from monitor.ingest.mqtt import MqttSource
+from monitor.ingest.pipeline import Pipeline
+from monitor.metrics import Metrics
+from monitor.store.db import Database
+from monitor.telemetry.reading import Reading
+from monitor.throttle import LoginThrottle
+
+logger = logging.getLogger(__name__)
+
+
+class Monitor:
+    """One daemon's parts, started and stopped together."""
+
+    def __init__(self, config: Config) -> None:
+        self.config = config
+        self.metrics = Metrics()
+        self.db = Database(config.database.url)
+        self.directory = DeviceDirectory(self.db)
+        self.pipeline = Pipeline(config, self.db, self.directory, self.metrics,
+                                 on_readings=self._store_readings)
+        self.source = MqttSource(config.mqtt, config.ingest.batch_max)
+        self.login_throttle = LoginThrottle()
+        self._tasks: list[asyncio.Task[Any]] = []
+
+    async def _store_readings(self, readings: Sequence[Reading]) -> None:
+        """Raw points to the telemetry store, usage per hour to the state store."""
+
+    async def start(self) -> None:
+        """Migrate the store, load the devices, connect to the broker, start the workers."""
+        await self.db.migrate()
+        await self.directory.load()
+        await self.source.connect()
+        self._spawn(self.source.run(self.pipeline.handle), "ingest")
+        self._spawn(self._every(2.0, self.pipeline.flush_activity), "device activity")
+
+    def _spawn(self, coro: Coroutine[Any, Any, Any], name: str) -> None:
+        task = asyncio.create_task(coro, name=name)
+        task.add_done_callback(self._crashed)
+        self._tasks.append(task)
+
+    @staticmethod
+    def _crashed(task: asyncio.Task[Any]) -> None:
+        if not task.cancelled() and task.exception() is not None:
+            logger.critical("worker %s stopped: %r", task.get_name(), task.exception(),
+                            exc_info=task.exception())
+
+    @staticmethod
+    async def _every(seconds: float, job: Any) -> None:
+        while True:
+            await asyncio.sleep(seconds)
+            try:
+                await job()
+            except Exception:
+                logger.exception("periodic job %s failed; will try again",
+                                 getattr(job, "__name__", job))
+
+    async def health(self) -> dict[str, Any]:
+        """What /api/health reports."""
+        database = True
+        try:
+            async with self.db.sessions() as session:
+                await asyncio.wait_for(session.execute(text("SELECT 1")), 3)
+        except Exception:
+            database = False
+        ok = database and self.source.connected
+        return {"status": "ok" if ok else "degraded", "broker": self.source.connected,
+                "database": database, "devices": len(self.directory),
+                "ingest_backlog": self.source.backlog}
+
+    async def stop(self) -> None:
+        """Stop the workers, write what is pending, disconnect."""
+        for task in self._tasks:
+            task.cancel()
+        for task in self._tasks:
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await task
+        self._tasks.clear()
+        await self.source.close()
+        with contextlib.suppress(Exception):
+            await self.pipeline.flush_activity()
+        await self.db.close()
+
+
+async def serve(config: Config, monitor: Monitor | None = None) -> None:
+    """Run the daemon and its HTTP API until SIGINT or SIGTERM."""
+    from monitor.api.app import create_app
+
+    monitor = monitor or Monitor(config)
+    await monitor.start()
+    try:
+        server = uvicorn.Server(uvicorn.Config(
+            create_app(monitor), host=config.api.host, port=config.api.port,
+            log_level="warning", access_log=False, lifespan="off",
+        ))
+        await server.serve()
+    finally:
+        await monitor.stop()
