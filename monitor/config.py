@@ -68,7 +68,20 @@ class InfluxConfig(Section):
     batch_size: int = Field(5000, description="Most lines in one write.")
     flush_interval_s: float = Field(1.0, description="Longest time a line waits for its batch.")
     spool_dir: str = Field("data/influx-spool", description="On-disk spool while InfluxDB is down.")
-    spool_max_mb: int = Field(512, description="Spool size limit; past it the oldest are dropped.")
+    spool_max_mb: float = Field(512, description="Spool size limit; past it the oldest are dropped.")
+    timeout_s: float = Field(10.0, description="Timeout of one HTTP request to InfluxDB.")
+    retry_initial_s: float = Field(
+        0.5, description="First wait before the spool is tried again after a failed write."
+    )
+    retry_max_s: float = Field(
+        30.0, description="Longest wait between attempts while InfluxDB is unreachable."
+    )
+    memory_max_lines: int = Field(
+        50_000, description="Most lines held in memory; beyond it the oldest go to the spool."
+    )
+    create_database: bool = Field(
+        True, description="Send CREATE DATABASE on start (InfluxDB 1.x; ignored where refused)."
+    )
 
 
 class TelemetryConfig(Section):
@@ -77,6 +90,8 @@ class TelemetryConfig(Section):
     )
     sqlite_path: str = Field("data/telemetry.db", description="File of the SQLite backend.")
     retention_days: int = Field(90, description="Raw points older than this are deleted (SQLite).")
+    batch_size: int = Field(5000, description="Most rows in one SQLite transaction.")
+    flush_interval_s: float = Field(1.0, description="Longest time a row waits for its batch.")
     influxdb: InfluxConfig = Field(default_factory=InfluxConfig)
 
 

@@ -26,6 +26,10 @@ class Metrics:
         self.telemetry_spool_bytes = Gauge(
             "tanfang_telemetry_spool_bytes", "Bytes waiting in the telemetry spool.", registry=r
         )
+        self.telemetry_writes = Counter(
+            "tanfang_telemetry_writes", "Write requests to the telemetry backend, by result.",
+            ["result"], registry=r,
+        )
         self.notifications = Counter(
             "tanfang_notifications", "Notifications, by channel and outcome.",
             ["channel", "outcome"], registry=r,

@@ -3,6 +3,7 @@
 pytest_plugins = [
     "tests.fixtures.services",
     "tests.fixtures.factories",
+    "tests.fixtures.twilio",
     "tests.fixtures.daemon",
     "tests.fixtures.influxdb",
 ]

@@ -1,0 +1,261 @@
+"""Usage per elder and hour (water_m3, power_kwh, steps, motion), derived from readings.
+
+Meters send cumulative registers. Each register reading is kept (RegisterReading); when new
+ones arrive, the hours between their previous and next neighbours are recomputed from the
+consecutive pairs, each pair's delta spread over the hours it spans in proportion to time.
+The result depends only on the set of readings, never on the order they arrived in.
+"""
+
+from __future__ import annotations
+
+import math
+from collections import defaultdict
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import delete, func, select
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from monitor.store.models import HourlyUsage, RegisterReading
+from monitor.telemetry.reading import Reading
+from monitor.timeutil import LOCAL_TZ, hour_floor
+
+HOUR = timedelta(hours=1)
+# (device type, field) -> usage metric, for cumulative registers.
+REGISTERS = {
+    ("water_meter", "total_m3"): "water_m3",
+    ("power_meter", "total_kwh"): "power_kwh",
+    ("wearable", "steps"): "steps",
+}
+METRICS = ("water_m3", "power_kwh", "steps", "motion")
+# Faster than this (per hour) is not usage but a bad reading: flagged, not counted.
+ABSURD_PER_HOUR = {"water_m3": 5.0, "power_kwh": 30.0, "steps": 15_000.0}
+# Short intervals are judged as if they lasted this long (registers tick in coarse steps).
+ABSURD_MIN_HOURS = 0.25
+CHUNK = 500
+
+
+@dataclass(slots=True)
+class Hour:
+    """What one hour of one device accumulates while it is recomputed."""
+
+    value: float = 0.0
+    readings: int = 0
+    flagged: bool = False
+    known: bool = False
+
+
+def _register_value(reading: Reading) -> tuple[str, float] | None:
+    """(metric, value) of a reading that counts towards usage, or None."""
+    if reading.device_type == "motion_sensor":
+        active = reading.fields.get("motion") is True or reading.fields.get("door_open") is True
+        has = "motion" in reading.fields or "door_open" in reading.fields
+        return ("motion", 1.0 if active else 0.0) if has else None
+    for (device_type, name), metric in REGISTERS.items():
+        if reading.device_type == device_type and name in reading.fields:
+            value = reading.fields[name]
+            if isinstance(value, bool) or not isinstance(value, int | float):
+                return None
+            number = float(value)
+            return (metric, number) if math.isfinite(number) and number >= 0 else None
+    return None
+
+
+def _insert(session: AsyncSession, table: Any) -> Any:
+    dialect = session.get_bind().dialect.name
+    return (postgresql.insert if dialect == "postgresql" else sqlite.insert)(table)
+
+
+async def record_usage(session: AsyncSession, readings: Sequence[Reading]) -> None:
+    """Store register readings and recompute the hours they touch, in the caller's transaction."""
+    latest: dict[tuple[str, datetime], float] = {}
+    groups: dict[str, tuple[str, str | None]] = {}
+    for reading in readings:
+        found = _register_value(reading)
+        if found is None:
+            continue
+        metric, value = found
+        latest[(reading.device_id, reading.ts)] = value
+        groups[reading.device_id] = (metric, reading.elder_id)
+    if not latest:
+        return
+    rows = [{"device_id": d, "ts": ts, "value": v} for (d, ts), v in latest.items()]
+    for i in range(0, len(rows), CHUNK):
+        stmt = _insert(session, RegisterReading).values(rows[i : i + CHUNK])
+        await session.execute(stmt.on_conflict_do_update(
+            index_elements=["device_id", "ts"], set_={"value": stmt.excluded.value}
+        ))
+    new_ts: dict[str, list[datetime]] = defaultdict(list)
+    for device_id, ts in latest:
+        new_ts[device_id].append(ts)
+    for device_id, stamps in new_ts.items():
+        metric, elder_id = groups[device_id]
+        if metric == "motion":
+            await _recompute_counts(session, device_id, elder_id, stamps)
+        else:
+            await _recompute_register(session, device_id, metric, elder_id, stamps)
+
+
+async def _neighbour(
+    session: AsyncSession, device_id: str, moment: datetime, *, before: bool
+) -> tuple[datetime, float] | None:
+    """The reading just before `moment` (strictly), or at or after it."""
+    ts = RegisterReading.ts
+    query = select(ts, RegisterReading.value).where(RegisterReading.device_id == device_id)
+    query = query.where(ts < moment).order_by(ts.desc()) if before else query.where(
+        ts >= moment).order_by(ts)
+    row = (await session.execute(query.limit(1))).first()
+    return None if row is None else (row[0], row[1])
+
+
+async def _between(
+    session: AsyncSession, device_id: str, start: datetime, end: datetime
+) -> list[tuple[datetime, float]]:
+    rows = await session.execute(
+        select(RegisterReading.ts, RegisterReading.value)
+        .where(RegisterReading.device_id == device_id, RegisterReading.ts >= start,
+               RegisterReading.ts < end)
+        .order_by(RegisterReading.ts)
+    )
+    return [(ts, value) for ts, value in rows.all()]
+
+
+def local_midnight(moment: datetime) -> datetime:
+    """The start (in UTC) of the Asia/Shanghai day that holds `moment`."""
+    local = moment.astimezone(LOCAL_TZ)
+    start = local.replace(hour=0, minute=0, second=0, microsecond=0)
+    return start.astimezone(moment.tzinfo)
+
+
+async def _recompute_register(
+    session: AsyncSession, device_id: str, metric: str, elder_id: str | None,
+    stamps: list[datetime],
+) -> None:
+    first, last = min(stamps), max(stamps)
+    previous = await _neighbour(session, device_id, first, before=True)
+    following = await _neighbour(session, device_id, last + timedelta(microseconds=1),
+                                 before=False)
+    lo = previous[0] if previous else first
+    if metric == "steps" and previous is None:
+        lo = local_midnight(first)  # the day's first count runs from local midnight
+    hi = following[0] if following else last
+    start, end = hour_floor(lo), hour_floor(hi) + HOUR
+    points = await _between(session, device_id, start, end)
+    outer_before = await _neighbour(session, device_id, start, before=True)
+    outer_after = await _neighbour(session, device_id, end, before=False)
+    hours = _hours_from(points, start, end)
+    sequence = ([outer_before] if outer_before else []) + points + (
+        [outer_after] if outer_after else [])
+    for index, (b_ts, b_value) in enumerate(sequence):
+        prior = sequence[index - 1] if index else None
+        if metric == "steps" and (
+            prior is None or local_midnight(prior[0]) != local_midnight(b_ts)
+        ):
+            if index or outer_before is None:
+                # Steps count from zero at local midnight: that is this reading's interval.
+                _spread(hours, metric, local_midnight(b_ts), b_ts, b_value)
+            continue
+        if prior is not None:
+            _spread(hours, metric, prior[0], b_ts, b_value - prior[1])
+    await _write_hours(session, device_id, metric, elder_id, hours, start, end)
+
+
+def _hours_from(
+    points: list[tuple[datetime, float]], start: datetime, end: datetime
+) -> dict[datetime, Hour]:
+    hours: dict[datetime, Hour] = {}
+    moment = start
+    while moment < end:
+        hours[moment] = Hour()
+        moment += HOUR
+    for ts, _ in points:
+        slot = hours[hour_floor(ts)]
+        slot.readings += 1
+        slot.known = True
+    return hours
+
+
+def _spread(
+    hours: dict[datetime, Hour], metric: str, a: datetime, b: datetime, delta: float
+) -> None:
+    """Share `delta` over [a, b) in proportion to time; a drop or an absurd jump is flagged."""
+    span = (b - a).total_seconds()
+    if span <= 0:
+        return
+    limit = ABSURD_PER_HOUR[metric] * max(span / 3600.0, ABSURD_MIN_HOURS)
+    counted = 0.0 <= delta <= limit
+    moment = hour_floor(a)
+    while moment < b:
+        slot = hours.get(moment)
+        if slot is not None:
+            slot.known = True
+            if counted:
+                overlap = (min(b, moment + HOUR) - max(a, moment)).total_seconds()
+                slot.value += delta * overlap / span
+            else:
+                slot.flagged = True
+        moment += HOUR
+
+
+async def _recompute_counts(
+    session: AsyncSession, device_id: str, elder_id: str | None, stamps: list[datetime]
+) -> None:
+    """Motion: 1 per active reading, summed in the hour of the reading."""
+    start, end = hour_floor(min(stamps)), hour_floor(max(stamps)) + HOUR
+    points = await _between(session, device_id, start, end)
+    hours = _hours_from(points, start, end)
+    for ts, value in points:
+        hours[hour_floor(ts)].value += value
+    await _write_hours(session, device_id, "motion", elder_id, hours, start, end)
+
+
+async def _write_hours(
+    session: AsyncSession, device_id: str, metric: str, elder_id: str | None,
+    hours: dict[datetime, Hour], start: datetime, end: datetime,
+) -> None:
+    """Replace the rows of [start, end): upsert the hours that have data, delete the others."""
+    rows = [
+        {"device_id": device_id, "metric": metric, "hour": hour, "elder_id": elder_id,
+         "value": slot.value, "readings": slot.readings, "flagged": slot.flagged}
+        for hour, slot in hours.items() if slot.known
+    ]
+    empty = [hour for hour, slot in hours.items() if not slot.known]
+    if empty:
+        await session.execute(delete(HourlyUsage).where(
+            HourlyUsage.device_id == device_id, HourlyUsage.metric == metric,
+            HourlyUsage.hour >= start, HourlyUsage.hour < end, HourlyUsage.hour.in_(empty),
+        ))
+    for i in range(0, len(rows), CHUNK):
+        stmt = _insert(session, HourlyUsage).values(rows[i : i + CHUNK])
+        await session.execute(stmt.on_conflict_do_update(
+            index_elements=["device_id", "metric", "hour"],
+            set_={name: stmt.excluded[name]
+                  for name in ("elder_id", "value", "readings", "flagged")},
+        ))
+
+
+async def usage_series(
+    session: AsyncSession, elder_id: str, metric: str, start: datetime, end: datetime,
+    max_points: int,
+) -> list[tuple[datetime, float]]:
+    """An elder's usage summed over devices, in buckets of whole hours, at most `max_points`."""
+    first = hour_floor(start)
+    if end <= first:
+        return []
+    rows = await session.execute(
+        select(HourlyUsage.hour, func.sum(HourlyUsage.value))
+        .where(HourlyUsage.elder_id == elder_id, HourlyUsage.metric == metric,
+               HourlyUsage.hour >= first, HourlyUsage.hour < end)
+        .group_by(HourlyUsage.hour)
+        .order_by(HourlyUsage.hour)
+    )
+    span_hours = math.ceil((end - first) / HOUR)
+    width = HOUR * max(1, math.ceil(span_hours / max(1, max_points)))
+    buckets: dict[datetime, float] = {}
+    for hour, total in rows.all():
+        key = first + width * ((hour - first) // width)
+        buckets[key] = buckets.get(key, 0.0) + float(total or 0.0)
+    return sorted(buckets.items())
