@@ -18,6 +18,8 @@ from monitor.ingest.pipeline import Pipeline
 from monitor.metrics import Metrics
 from monitor.store.db import Database
 from monitor.telemetry.reading import Reading
+from monitor.telemetry.store import make_telemetry_store
+from monitor.telemetry.usage import record_usage
 from monitor.throttle import LoginThrottle
 
 logger = logging.getLogger(__name__)
@@ -33,17 +35,31 @@ class Monitor:
         self.directory = DeviceDirectory(self.db)
         self.pipeline = Pipeline(config, self.db, self.directory, self.metrics,
                                  on_readings=self._store_readings)
+        self.telemetry = make_telemetry_store(config.telemetry, self.metrics, self._dead_letter)
         self.source = MqttSource(config.mqtt, config.ingest.batch_max)
         self.login_throttle = LoginThrottle()
         self._tasks: list[asyncio.Task[Any]] = []
 
     async def _store_readings(self, readings: Sequence[Reading]) -> None:
         """Raw points to the telemetry store, usage per hour to the state store."""
+        await self.telemetry.write(readings)
+        async with self.db.transaction() as session:
+            await record_usage(session, readings)
+
+    async def _dead_letter(self, reason: str, payload: str, error: str) -> None:
+        """A line the telemetry backend refused, kept where people read dead letters."""
+        from monitor.store.models import DeadLetter
+        from monitor.timeutil import utcnow
+
+        async with self.db.transaction() as session:
+            session.add(DeadLetter(received_at=utcnow(), topic="telemetry-store", device_id=None,
+                                   reason=reason, error=error, payload=payload))
 
     async def start(self) -> None:
         """Migrate the store, load the devices, connect to the broker, start the workers."""
         await self.db.migrate()
         await self.directory.load()
+        await self.telemetry.start()
         await self.source.connect()
         self._spawn(self.source.run(self.pipeline.handle), "ingest")
         self._spawn(self._every(2.0, self.pipeline.flush_activity), "device activity")
@@ -93,6 +109,7 @@ class Monitor:
         await self.source.close()
         with contextlib.suppress(Exception):
             await self.pipeline.flush_activity()
+        await self.telemetry.close()
         await self.db.close()
 
 
