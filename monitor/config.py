@@ -68,7 +68,7 @@ class InfluxConfig(Section):
     batch_size: int = Field(5000, description="Most lines in one write.")
     flush_interval_s: float = Field(1.0, description="Longest time a line waits for its batch.")
     spool_dir: str = Field("data/influx-spool", description="On-disk spool while InfluxDB is down.")
-    spool_max_mb: float = Field(512, description="Spool size limit; past it the oldest are dropped.")
+    spool_max_mb: float = Field(512, description="Spool size limit; past it the oldest go.")
     timeout_s: float = Field(10.0, description="Timeout of one HTTP request to InfluxDB.")
     retry_initial_s: float = Field(
         0.5, description="First wait before the spool is tried again after a failed write."
@@ -92,7 +92,8 @@ class TelemetryConfig(Section):
     retention_days: int = Field(90, description="Raw points older than this are deleted (SQLite).")
     batch_size: int = Field(5000, description="Most rows in one SQLite transaction.")
     flush_interval_s: float = Field(1.0, description="Longest time a row waits for its batch.")
-    influxdb: InfluxConfig = Field(default_factory=InfluxConfig)
+    influxdb: InfluxConfig = Field(default_factory=InfluxConfig,
+                                   description="The InfluxDB backend (backend: influxdb).")
 
 
 class ApiConfig(Section):
@@ -123,8 +124,10 @@ class NotifyConfig(Section):
         default_factory=lambda: ["log"],
         description="Channels enabled: sms, voice (Twilio), webhook, log.",
     )
-    twilio: TwilioConfig = Field(default_factory=TwilioConfig)
-    webhook: WebhookConfig = Field(default_factory=WebhookConfig)
+    twilio: TwilioConfig = Field(default_factory=TwilioConfig,
+                                 description="Twilio account for SMS and voice calls.")
+    webhook: WebhookConfig = Field(default_factory=WebhookConfig,
+                                   description="A generic signed webhook channel.")
     max_attempts: int = Field(6, description="Attempts of one notification before it fails.")
     timeout_s: float = Field(
         10.0, gt=0, description="Time limit of one HTTP call to Twilio or the webhook, in seconds."
@@ -173,15 +176,23 @@ class LoggingConfig(Section):
 
 
 class Config(Section):
-    mqtt: MqttConfig = Field(default_factory=MqttConfig)
-    database: DatabaseConfig = Field(default_factory=DatabaseConfig)
-    telemetry: TelemetryConfig = Field(default_factory=TelemetryConfig)
-    api: ApiConfig = Field(default_factory=ApiConfig)
-    notify: NotifyConfig = Field(default_factory=NotifyConfig)
-    ingest: IngestConfig = Field(default_factory=IngestConfig)
-    alarms: AlarmsConfig = Field(default_factory=AlarmsConfig)
-    rules: RulesConfig = Field(default_factory=RulesConfig)
-    logging: LoggingConfig = Field(default_factory=LoggingConfig)
+    mqtt: MqttConfig = Field(default_factory=MqttConfig,
+                             description="The MQTT broker the devices publish to.")
+    database: DatabaseConfig = Field(default_factory=DatabaseConfig,
+                                     description="The state store (registry, alarms, visits).")
+    telemetry: TelemetryConfig = Field(default_factory=TelemetryConfig,
+                                       description="Where raw readings are kept.")
+    api: ApiConfig = Field(default_factory=ApiConfig,
+                           description="The HTTP API and the duty console.")
+    notify: NotifyConfig = Field(default_factory=NotifyConfig,
+                                 description="Notification channels (SMS, voice, webhook).")
+    ingest: IngestConfig = Field(default_factory=IngestConfig,
+                                 description="Validation of device messages.")
+    alarms: AlarmsConfig = Field(default_factory=AlarmsConfig,
+                                 description="Alarms raised by device events.")
+    rules: RulesConfig = Field(default_factory=RulesConfig,
+                               description="The rules engine.")
+    logging: LoggingConfig = Field(default_factory=LoggingConfig, description="Logging.")
 
 
 def _env_overrides(environ: dict[str, str]) -> dict[str, Any]:

@@ -118,8 +118,8 @@ async def serve(config: Config, monitor: Monitor | None = None) -> None:
     from monitor.api.app import create_app
 
     monitor = monitor or Monitor(config)
-    await monitor.start()
     try:
+        await monitor.start()
         server = uvicorn.Server(uvicorn.Config(
             create_app(monitor), host=config.api.host, port=config.api.port,
             log_level="warning", access_log=False, lifespan="off",

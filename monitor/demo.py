@@ -89,7 +89,7 @@ async def run_demo(api_port: int, mqtt_port: int, data_dir: Path) -> None:
 
 async def simulate(registry: dict[str, Any], mqtt_port: int) -> None:
     """The district's households, with incidents in the first minutes."""
-    from devices.simulator import Simulation, ScenarioSpec
+    from devices.simulator import ScenarioSpec, Simulation
 
     simulation = Simulation(registry, broker=f"127.0.0.1:{mqtt_port}", speed=1.0,
                             scenarios=ScenarioSpec.demo_defaults(registry))

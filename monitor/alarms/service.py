@@ -1,4 +1,4 @@
-"""The alarm lifecycle: open (or attach to the open one), acknowledge, resolve; with an audit trail."""
+"""The alarm lifecycle: open (or attach to the open one), acknowledge, resolve; audited."""
 
 from __future__ import annotations
 

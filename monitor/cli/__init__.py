@@ -30,7 +30,8 @@ app.add_typer(report_app, name="report")
 
 ConfigOpt = Annotated[
     Path | None,
-    typer.Option("--config", "-c", help="Configuration file (else $TANFANG_CONFIG, ./tanfang.yaml)."),
+    typer.Option("--config", "-c",
+                 help="Configuration file (else $TANFANG_CONFIG, ./tanfang.yaml)."),
 ]
 
 
@@ -42,6 +43,7 @@ def setup(config_file: Path | None) -> Config:
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
         stream=sys.stderr,
     )
+    logging.getLogger("alembic").setLevel(logging.WARNING)  # its INFO lines are noise here
     return config
 
 

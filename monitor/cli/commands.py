@@ -8,6 +8,7 @@ import typer
 def register(app: typer.Typer, registry_app: typer.Typer, user_app: typer.Typer,
              report_app: typer.Typer) -> None:
     """Add the commands of the other modules."""
-    from monitor.cli import demo
+    from monitor.cli import config, demo
 
     app.command("demo")(demo.demo)
+    app.add_typer(config.config_app, name="config")

@@ -118,7 +118,8 @@ class Rejected(Exception):
 def _explain(exc: ValidationError) -> str:
     parts = []
     for err in exc.errors()[:3]:
-        where = ".".join(str(p) for p in err["loc"] if not str(p).startswith(("function-", "list[")))
+        loc = err["loc"]
+        where = ".".join(str(p) for p in loc if not str(p).startswith(("function-", "list[")))
         parts.append(f"{where or 'payload'}: {err['msg']}")
     return "; ".join(parts)
 

@@ -1,4 +1,4 @@
-"""1,000 malformed messages leave the daemon healthy, counted, and a valid SOS still gets through."""
+"""1,000 malformed messages leave the daemon healthy and counted; a valid SOS gets through."""
 
 from __future__ import annotations
 
