@@ -123,6 +123,8 @@ async def serve(config: Config, monitor: Monitor | None = None) -> None:
         server = uvicorn.Server(uvicorn.Config(
             create_app(monitor), host=config.api.host, port=config.api.port,
             log_level="warning", access_log=False, lifespan="off",
+            # Console event streams never end by themselves: cut them short on shutdown.
+            timeout_graceful_shutdown=2,
         ))
         await server.serve()
     finally:

@@ -6,7 +6,7 @@ from typing import TYPE_CHECKING
 
 from fastapi import FastAPI
 
-from monitor import __version__
+from monitor import __version__, console
 from monitor.api import alarms, auth, health
 
 if TYPE_CHECKING:
@@ -19,4 +19,5 @@ def create_app(monitor: Monitor) -> FastAPI:
     app.state.monitor = monitor
     for module in (health, auth, alarms):
         app.include_router(module.router)
+    console.mount(app)
     return app
