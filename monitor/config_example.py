@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 import yaml
@@ -19,36 +18,27 @@ HEADER = """\
 """
 
 
-def _scalar(value: Any) -> str:
-    """A value as one line of YAML (flow style for lists and mappings)."""
-    if value is None:
-        return "null"
-    text = yaml.safe_dump(value, allow_unicode=True, default_flow_style=True, width=10_000)
-    return text.removesuffix("\n...\n").strip()
+def _block(key: str, value: Any, pad: str) -> list[str]:
+    """`key: value` as YAML lines (nested values in block style), indented by `pad`."""
+    text = yaml.safe_dump({key: value}, allow_unicode=True, sort_keys=False, width=10_000)
+    return [pad + line for line in text.splitlines()]
 
 
 def _section(model: BaseModel, path: list[str], indent: int) -> list[str]:
     lines: list[str] = []
     pad = "  " * indent
+    data = model.model_dump(mode="json", by_alias=True)
     for name, info in type(model).model_fields.items():
         value = getattr(model, name)
         key = info.alias or name
-        env = ENV_PREFIX + "__".join(p.upper() for p in [*path, key])
         if isinstance(value, BaseModel):
             lines.append(f"{pad}# {info.description}")
             lines.append(f"{pad}{key}:")
             lines.extend(_section(value, [*path, key], indent + 1))
             continue
+        env = ENV_PREFIX + "__".join(p.upper() for p in [*path, key])
         lines.append(f"{pad}# {info.description} [{env}]")
-        if isinstance(value, dict) and value and all(
-                not isinstance(v, dict | list) for v in value.values()):
-            lines.append(f"{pad}{key}:")
-            lines.extend(f"{pad}  {_scalar(k)}: {_scalar(v)}" for k, v in value.items())
-        elif isinstance(value, list) and value and any(isinstance(v, dict) for v in value):
-            lines.append(f"{pad}{key}:")
-            lines.extend(f"{pad}  - {json.dumps(v, ensure_ascii=False)}" for v in value)
-        else:
-            lines.append(f"{pad}{key}: {_scalar(value)}")
+        lines.extend(_block(key, data[key], pad))
     return lines
 
 
