@@ -8,6 +8,8 @@ import typer
 def register(app: typer.Typer, registry_app: typer.Typer, user_app: typer.Typer,
              report_app: typer.Typer) -> None:
     """Add the commands of the other modules."""
-    from monitor.cli import demo
+    from monitor.cli import coverage, demo
 
     app.command("demo")(demo.demo)
+    report_app.command("coverage")(coverage.report_coverage)
+    app.add_typer(coverage.visits_app, name="visits")
