@@ -59,7 +59,7 @@ def override_of(elder: Elder) -> CoverageOverride:
     except ValidationError as exc:
         logger.warning("elder %s: coverage override ignored: %s", elder.id,
                        exc.errors()[0]["msg"])
-        return CoverageOverride()
+        return CoverageOverride.model_validate({})
 
 
 def requirement(

@@ -288,5 +288,6 @@ async def _alarm_spans(
     )
     spans: dict[str, list[AlarmSpan]] = defaultdict(list)
     for elder_id, alarm_id, kind, opened, resolved in rows.all():
-        spans[elder_id].append(AlarmSpan(alarm_id, kind, opened, resolved))
+        if elder_id is not None:
+            spans[elder_id].append(AlarmSpan(alarm_id, kind, opened, resolved))
     return spans
