@@ -9,11 +9,11 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import select
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from monitor.errors import TanfangError
 from monitor.store.models import VISIT_METHODS, Elder, Visit
+from monitor.store.upsert import insert_ignore
 from monitor.timeutil import utcnow
 from monitor.visits.weeks import IsoWeek
 
@@ -78,22 +78,21 @@ async def record_visit(session: AsyncSession, new: NewVisit) -> tuple[Visit, boo
         raise VisitError(f"visit time {new.at.isoformat()} is in the future")
     if await session.get(Elder, new.elder_id) is None:
         raise VisitError(f"unknown elder {new.elder_id!r}")
+    row = {"elder_id": new.elder_id, "method": new.method, "at": new.at, "by": new.by,
+           "source": new.source, "source_ref": new.source_ref, "findings": new.findings or {},
+           "evidence": new.evidence or {}, "note": new.note, "created_at": utcnow()}
+    if new.source_ref is None:
+        visit = Visit(**row)
+        session.add(visit)
+        await session.flush()
+        return visit, True
+    # INSERT ... ON CONFLICT DO NOTHING, not a savepoint: safe against a concurrent insert
+    # of the same reference, and atomic on SQLite too (pysqlite's savepoints are not).
+    inserted = await insert_ignore(session, Visit, row)
     existing = await _by_ref(session, new.source, new.source_ref)
-    if existing is None:
-        visit = Visit(elder_id=new.elder_id, method=new.method, at=new.at, by=new.by,
-                      source=new.source, source_ref=new.source_ref,
-                      findings=new.findings or {}, evidence=new.evidence or {},
-                      note=new.note, created_at=utcnow())
-        try:
-            async with session.begin_nested():
-                session.add(visit)
-                await session.flush()
-            return visit, True
-        except IntegrityError:
-            # Someone recorded the same reference a moment ago: update theirs below.
-            existing = await _by_ref(session, new.source, new.source_ref)
-            if existing is None:
-                raise
+    assert existing is not None
+    if inserted:
+        return existing, True
     existing.elder_id = new.elder_id
     existing.method = new.method
     existing.at = new.at
