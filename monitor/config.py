@@ -171,6 +171,63 @@ class RulesConfig(Section):
     )
 
 
+class RemoteCheckConfig(Section):
+    """The remote check: a week of normal activity counts as a remote_monitoring visit."""
+
+    enabled: bool = Field(True, description="Run the remote check in the daemon.")
+    interval_s: float = Field(3600.0, gt=0, description="Seconds between runs of the remote check.")
+    min_days: int = Field(
+        5, ge=1, le=7,
+        description="Days of the ISO week with evidence (normal activity, devices reporting, "
+        "no alarm open) needed before the week counts as one remote_monitoring contact.",
+    )
+    history_days: int = Field(
+        28, ge=7, description="Days before a day whose totals give the elder's usual range."
+    )
+    min_history_days: int = Field(
+        7, ge=1, description="Fewer reporting days of history than this: any sign of activity "
+        "counts as normal (a new device has no usual range yet).",
+    )
+    low_fraction: float = Field(
+        0.3, ge=0, le=1, description="A day is normal when its total is at least this fraction "
+        "of the device's median daily total over the history days ...",
+    )
+    high_factor: float = Field(
+        5.0, gt=1, description="... and at most this many times that median (a leak, a tap "
+        "left running, a bad reading is not normal life).",
+    )
+    min_reporting_hours: dict[str, int] = Field(
+        default_factory=lambda: {
+            "water_meter": 12, "power_meter": 12, "wearable": 4, "motion_sensor": 2,
+        },
+        description="Hours of a local day in which a device of this type must have sent "
+        "readings for the day to count as online; the types listed are the activity devices.",
+    )
+    ignore_alarm_kinds: list[str] = Field(
+        default_factory=list,
+        description="Alarm kinds that do not stop a day from being evidence (none by default: "
+        "any open alarm of the elder does).",
+    )
+
+
+class CoverageConfig(Section):
+    weekly_contacts: int = Field(1, ge=0, description="Contacts per ISO week for every elder.")
+    key_object_contacts: int = Field(
+        2, ge=0, description="Contacts per ISO week for key objects (重点对象)."
+    )
+    key_object_person_contacts: int = Field(
+        1, ge=0, description="Of those, how many by a person (phone, video or home visit)."
+    )
+    care_week_extra: int = Field(
+        1, ge=0, description="Extra contacts in a week that holds a festival or "
+        "extreme-weather day of the care calendar.",
+    )
+    remote_counts_for_key_objects: bool = Field(
+        True, description="Whether a remote_monitoring week counts as a contact of a key object."
+    )
+    remote_check: RemoteCheckConfig = Field(default_factory=RemoteCheckConfig)
+
+
 class LoggingConfig(Section):
     level: str = Field("INFO", description="Log level.")
 
@@ -192,6 +249,8 @@ class Config(Section):
                                  description="Alarms raised by device events.")
     rules: RulesConfig = Field(default_factory=RulesConfig,
                                description="The rules engine.")
+    coverage: CoverageConfig = Field(default_factory=CoverageConfig,
+                                     description="Weekly visit coverage and the remote check.")
     logging: LoggingConfig = Field(default_factory=LoggingConfig, description="Logging.")
 
 

@@ -32,7 +32,9 @@ def _section(model: BaseModel, path: list[str], indent: int) -> list[str]:
         value = getattr(model, name)
         key = info.alias or name
         if isinstance(value, BaseModel):
-            lines.append(f"{pad}# {info.description}")
+            about = info.description or (type(value).__doc__ or "").strip()
+            if about:
+                lines.append(f"{pad}# {about}")
             lines.append(f"{pad}{key}:")
             lines.extend(_section(value, [*path, key], indent + 1))
             continue

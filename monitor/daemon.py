@@ -11,6 +11,7 @@ from typing import Any
 import uvicorn
 from sqlalchemy import text
 
+from monitor.calendar import CareCalendar
 from monitor.config import Config
 from monitor.ingest.directory import DeviceDirectory
 from monitor.ingest.mqtt import MqttSource
@@ -21,6 +22,7 @@ from monitor.telemetry.reading import Reading
 from monitor.telemetry.store import make_telemetry_store
 from monitor.telemetry.usage import record_usage
 from monitor.throttle import LoginThrottle
+from monitor.visits.remote_check import RemoteCheck
 
 logger = logging.getLogger(__name__)
 
@@ -38,6 +40,9 @@ class Monitor:
         self.telemetry = make_telemetry_store(config.telemetry, self.metrics, self._dead_letter)
         self.source = MqttSource(config.mqtt, config.ingest.batch_max)
         self.login_throttle = LoginThrottle()
+        # Festival and extreme-weather days; the rules branch loads them from rules.yaml.
+        self.calendar = CareCalendar()
+        self.remote_check = RemoteCheck(self.db, config.coverage.remote_check)
         self._tasks: list[asyncio.Task[Any]] = []
 
     async def _store_readings(self, readings: Sequence[Reading]) -> None:
@@ -63,6 +68,9 @@ class Monitor:
         await self.source.connect()
         self._spawn(self.source.run(self.pipeline.handle), "ingest")
         self._spawn(self._every(2.0, self.pipeline.flush_activity), "device activity")
+        remote = self.config.coverage.remote_check
+        if remote.enabled:
+            self._spawn(self._every(remote.interval_s, self.remote_check.run), "remote check")
 
     def _spawn(self, coro: Coroutine[Any, Any, Any], name: str) -> None:
         task = asyncio.create_task(coro, name=name)
