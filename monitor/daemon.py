@@ -5,6 +5,8 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import signal
+import threading
 from collections.abc import Coroutine, Sequence
 from typing import Any
 
@@ -119,6 +121,10 @@ async def serve(config: Config, monitor: Monitor | None = None) -> None:
 
     monitor = monitor or Monitor(config)
     await monitor.start()
+    # uvicorn raises the signal that stopped it again once it has stopped; under the default
+    # handlers that would end the process before the monitor writes out what it holds.
+    held = ({sig: signal.signal(sig, _noted) for sig in (signal.SIGINT, signal.SIGTERM)}
+            if threading.current_thread() is threading.main_thread() else {})
     try:
         server = uvicorn.Server(uvicorn.Config(
             create_app(monitor), host=config.api.host, port=config.api.port,
@@ -127,3 +133,9 @@ async def serve(config: Config, monitor: Monitor | None = None) -> None:
         await server.serve()
     finally:
         await monitor.stop()
+        for sig, handler in held.items():
+            signal.signal(sig, handler)
+
+
+def _noted(sig: int, frame: Any) -> None:
+    logger.info("signal %s: stopping", sig)
