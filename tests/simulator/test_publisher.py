@@ -14,6 +14,7 @@ from typer.testing import CliRunner
 from devices.simulator import Simulation, demo_registry, run_load
 from monitor.cli import app
 from monitor.errors import TanfangError
+from monitor.timeutil import parse_ts
 from tests.fixtures.services import Mosquitto
 from tests.simulator.common import START
 
@@ -55,6 +56,25 @@ async def test_simulation_publishes_and_records(mosquitto: Mosquitto, tmp_path: 
     assert all(set(r) == {"topic", "payload"} and isinstance(r["payload"], dict | list)
                for r in rows)
     assert sum(report.by_kind.values()) == report.sent
+
+
+async def test_accelerated_time_keeps_event_time_in_the_payloads(
+    mosquitto: Mosquitto, tmp_path: Path
+) -> None:
+    record = tmp_path / "fast.jsonl"
+    sim = Simulation(demo_registry(4, seed=2), mosquitto.address, speed=3600, start=START,
+                     seed=2, record=record)
+    report = await sim.run(timedelta(hours=2))  # two simulated hours in about two seconds
+    assert report.sim_reached is not None and report.sim_start == START
+    played = report.sim_reached - START
+    assert played > timedelta(hours=1, minutes=45)
+    assert report.wall_s >= played.total_seconds() / 3600 * 0.95  # paced, not dumped at once
+    stamps = [parse_ts(item["ts"]) for row in map(json.loads, record.read_text().splitlines())
+              for item in (row["payload"] if isinstance(row["payload"], list)
+                           else [row["payload"]])]
+    assert min(stamps) >= START - timedelta(hours=4)  # NB-IoT backlogs reach back
+    assert max(stamps) <= START + timedelta(hours=2)
+    assert max(stamps) - START > timedelta(hours=1, minutes=45)
 
 
 async def test_stop_ends_a_real_time_run(mosquitto: Mosquitto) -> None:
