@@ -138,4 +138,6 @@ async def serve(config: Config, monitor: Monitor | None = None) -> None:
 
 
 def _noted(sig: int, frame: Any) -> None:
-    logger.info("signal %s: stopping", sig)
+    """The stop signal, raised again by uvicorn: let the monitor finish; a second one kills."""
+    logger.info("signal %s: writing out what is held, then stopping", sig)
+    signal.signal(sig, signal.SIG_DFL)
