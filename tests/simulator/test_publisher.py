@@ -130,6 +130,17 @@ def test_cli_simulates_writes_the_registry_and_truth(mosquitto: Mosquitto, tmp_p
     assert result.exit_code == 0 and (tmp_path / "registry.yaml").exists()
 
 
+def test_cli_takes_several_scenarios_after_one_flag(mosquitto: Mosquitto, tmp_path: Path) -> None:
+    truth = tmp_path / "truth.jsonl"
+    result = CliRunner().invoke(app, [
+        "simulate", "--households", "4", "--speed", "0", "--duration", "30m", "--no-faults",
+        "--broker", mosquitto.address, "--truth", str(truth),
+        "--scenario", "sos@10m", "sos_by_mistake@20m,device_offline@25m"])
+    assert result.exit_code == 0, result.output
+    kinds = [json.loads(x)["kind"] for x in truth.read_text().splitlines()]
+    assert kinds == ["sos", "sos_by_mistake", "device_offline"]
+
+
 def test_cli_bad_arguments_are_one_line_errors(tmp_path: Path) -> None:
     runner = CliRunner()
     for args in (["--broker", "nohost:port"], ["--scenario", "earthquake@1h"],
