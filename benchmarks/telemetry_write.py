@@ -81,6 +81,8 @@ def run() -> dict[str, Any]:
     for backend in ("sqlite", "influxdb"):
         value = results[f"{backend}_readings_per_s"]
         print(f"  {backend:<10} {value if value is None else f'{value:,}':>12}")
+    if results.get("influxdb_points_checked") is not None:
+        print(f"  influxdb holds {results['influxdb_points_checked']:,} readings afterwards")
     return results
 
 

@@ -5,6 +5,8 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import signal
+import threading
 from collections.abc import Coroutine, Sequence
 from typing import Any
 
@@ -126,6 +128,10 @@ async def serve(config: Config, monitor: Monitor | None = None) -> None:
     from monitor.api.app import create_app
 
     monitor = monitor or Monitor(config)
+    # uvicorn raises the signal that stopped it again once it has stopped; under the default
+    # handlers that would end the process before the monitor writes out what it holds.
+    held = ({sig: signal.signal(sig, _noted) for sig in (signal.SIGINT, signal.SIGTERM)}
+            if threading.current_thread() is threading.main_thread() else {})
     try:
         await monitor.start()
         server = uvicorn.Server(uvicorn.Config(
@@ -137,3 +143,11 @@ async def serve(config: Config, monitor: Monitor | None = None) -> None:
         await server.serve()
     finally:
         await monitor.stop()
+        for sig, handler in held.items():
+            signal.signal(sig, handler)
+
+
+def _noted(sig: int, frame: Any) -> None:
+    """The stop signal, raised again by uvicorn: let the monitor finish; a second one kills."""
+    logger.info("signal %s: writing out what is held, then stopping", sig)
+    signal.signal(sig, signal.SIG_DFL)

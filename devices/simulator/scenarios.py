@@ -58,9 +58,10 @@ class ScenarioSpec:
         """Incidents for the first minutes of a demo, each where the registry has a device."""
         have = {d.get("type") for e in registry.get("elders") or ()
                 for d in e.get("devices") or ()}
-        wanted = [("battery_low", 1), ("sos", 2), ("sos_by_mistake", 4), ("tap_left_running", 5),
-                  ("smoke", 6), ("fall", 8), ("device_offline", 10)]
-        return [cls(name, None, timedelta(minutes=m)) for name, m in wanted
+        # (name, seconds from the start): the first SOS early, so a visitor sees it at once.
+        wanted = [("sos", 10), ("sos_by_mistake", 35), ("smoke", 60), ("fall", 90),
+                  ("battery_low", 120), ("tap_left_running", 180), ("device_offline", 240)]
+        return [cls(name, None, timedelta(seconds=s)) for name, s in wanted
                 if set(SCENARIOS[name][0]) & have]
 
 

@@ -23,4 +23,6 @@ def demo(
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     logging.getLogger("amqtt").setLevel(logging.WARNING)
     logging.getLogger("transitions").setLevel(logging.WARNING)
+    logging.getLogger("httpx").setLevel(logging.WARNING)
+    logging.getLogger("alembic").setLevel(logging.WARNING)
     asyncio.run(run_demo(port, mqtt_port, data_dir))

@@ -59,12 +59,17 @@ def _registry(registry: Path | None, households: int, seed: int) -> dict[str, An
 
 
 def simulate(
+    more: Annotated[list[str] | None, typer.Argument(
+        metavar="SCENARIO", show_default=False,
+        help="More scenarios, as for --scenario: `--scenario sos fall` is "
+             "`--scenario sos --scenario fall`.")] = None,
     households: Annotated[int, typer.Option(
         help="Elders of the generated demo district (when no --registry).")] = 120,
     speed: Annotated[float, typer.Option(
         help="1 real time, 60 an hour a minute, 0 as fast as possible.")] = 1.0,
     scenario: Annotated[list[str] | None, typer.Option(
-        help="NAME[:TARGET][@AT][+FOR], e.g. sos@2m, fall:E0003@1h, away:4@1d+5d; repeatable. "
+        help="NAME[:TARGET][@AT][+FOR], e.g. sos@2m, fall:E0003@1h, away:4@1d+5d; "
+             "repeatable, or several after one --scenario, or comma-separated. "
              "Names: fall incapacitated tap_left_running sos sos_by_mistake smoke gas "
              "device_offline battery_low away heatwave meter_replaced.")] = None,
     broker: Annotated[str, typer.Option(help="Broker HOST:PORT.")] = "127.0.0.1:1883",
@@ -105,7 +110,7 @@ def simulate(
 
     try:
         parse_broker(broker)
-        specs = [parse_scenario(s) for s in scenario or []]
+        specs = [parse_scenario(s) for s in _scenario_texts([*(scenario or []), *(more or [])])]
     except ValueError as exc:
         raise TanfangError(str(exc)) from None
     if load:
@@ -150,6 +155,11 @@ def simulate(
     reached = report.sim_reached.isoformat() if report.sim_reached else "-"
     typer.echo(f"sent {report.sent} messages ({by_kind}) in {report.wall_s:.1f} s; "
                f"simulated time reached {reached}")
+
+
+def _scenario_texts(given: list[str]) -> list[str]:
+    """Each scenario given, also when several come in one argument (`sos,fall`)."""
+    return [part for text in given for part in text.split(",") if part.strip()]
 
 
 def incident_json(incident: Any) -> dict[str, Any]:

@@ -12,7 +12,6 @@ from pathlib import Path
 
 import paho.mqtt.client as mqtt
 import pytest
-import typer
 import yaml
 from typer.testing import CliRunner
 
@@ -26,7 +25,7 @@ from monitor.broker_config import (
     registry_device_ids,
     write_broker_files,
 )
-from monitor.cli.broker import broker_config
+from monitor.cli import app
 from monitor.errors import TanfangError
 from tests.fixtures.services import free_port, missing, wait_port
 
@@ -148,15 +147,13 @@ def test_device_cannot_write_another_devices_topic(secured_broker: int) -> None:
 
 
 def test_cli_writes_the_files(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    app = typer.Typer()
-    app.command()(broker_config)
     registry = tmp_path / "registry.yaml"
     registry.write_text(yaml.safe_dump(demo_registry(5), allow_unicode=True))
     monkeypatch.setenv("TANFANG_DEVICE_SECRET", SECRET)
     monkeypatch.setenv("TANFANG_MQTT__PASSWORD", "monitor-pw")
     monkeypatch.delenv("TANFANG_SIM_PASSWORD", raising=False)
     out = tmp_path / "out"
-    result = CliRunner().invoke(app, [str(registry), "--out-dir", str(out),
+    result = CliRunner().invoke(app, ["broker", "config", str(registry), "--out-dir", str(out),
                                       "--device-passwords", str(tmp_path / "pw.csv")])
     assert result.exit_code == 0, result.output
     assert {p.name for p in out.iterdir()} == {"passwd", "acl", "mosquitto.conf"}
@@ -165,7 +162,8 @@ def test_cli_writes_the_files(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -
     assert (out / "passwd").stat().st_mode & 0o077 == 0
     assert "wm-0001," + device_password(SECRET, "wm-0001") in (tmp_path / "pw.csv").read_text()
     monkeypatch.delenv("TANFANG_DEVICE_SECRET")
-    result = CliRunner().invoke(app, [str(registry), "--out-dir", str(out)])
+    result = CliRunner().invoke(app, ["broker", "config", str(registry), "--out-dir", str(out)])
     assert result.exit_code != 0 and "TANFANG_DEVICE_SECRET" in str(result.exception)
-    result = CliRunner().invoke(app, [str(tmp_path / "none.yaml"), "--out-dir", str(out)])
+    result = CliRunner().invoke(app, ["broker", "config", str(tmp_path / "none.yaml"),
+                                      "--out-dir", str(out)])
     assert isinstance(result.exception, TanfangError)

@@ -175,7 +175,8 @@ def test_demo_defaults_happen_in_the_first_minutes() -> None:
     registry = Stream(households=40, days=0.01).registry
     specs = ScenarioSpec.demo_defaults(registry)
     assert {"sos", "fall", "sos_by_mistake"} <= {s.name for s in specs}
-    assert all(s.at <= timedelta(minutes=10) for s in specs)
+    assert all(s.at <= timedelta(minutes=5) for s in specs)
+    assert min(s.at for s in specs if s.name == "sos") <= timedelta(seconds=15)
     truth = incidents(registry, START, timedelta(hours=1), specs, faults=False)
     assert len(truth) == len(specs)
 
