@@ -34,7 +34,10 @@ def async_url(url: str) -> str:
     return parsed.set(drivername=driver).render_as_string(hide_password=False)
 
 
-def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
+def _sqlite_connect(dbapi_connection: Any, _record: Any) -> None:
+    # The driver's own transaction handling would start transactions late and let RELEASE
+    # SAVEPOINT commit early; SQLAlchemy's recipe: the driver emits nothing, we BEGIN.
+    dbapi_connection.isolation_level = None
     cursor = dbapi_connection.cursor()
     cursor.execute("PRAGMA journal_mode=WAL")
     cursor.execute("PRAGMA synchronous=NORMAL")
@@ -43,12 +46,19 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor.close()
 
 
+def _sqlite_begin(connection: Any) -> None:
+    # IMMEDIATE takes the write lock at once, waiting up to busy_timeout for it, instead of
+    # failing at the first write when another connection wrote since this one last read.
+    connection.exec_driver_sql("BEGIN IMMEDIATE")
+
+
 def make_engine(url: str) -> AsyncEngine:
     """An async engine for the store; SQLite gets WAL, a busy timeout and foreign keys."""
     full = async_url(url)
     if full.startswith("sqlite"):
         engine = create_async_engine(full)
-        event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
+        event.listen(engine.sync_engine, "connect", _sqlite_connect)
+        event.listen(engine.sync_engine, "begin", _sqlite_begin)
     else:
         engine = create_async_engine(full, pool_size=10, max_overflow=10, pool_pre_ping=True)
     return engine
