@@ -18,7 +18,7 @@
   let muted = localStorage.getItem("tanfang.muted") === "1";
   let audio = null;
   function showMute() {
-    muteButton.textContent = muted ? "🔕 提示音：关" : "🔔 提示音：开";
+    muteButton.innerHTML = muted ? `${icon("bellOff")} 提示音：关` : `${icon("bell")} 提示音：开`;
     muteButton.setAttribute("aria-pressed", String(muted));
   }
   function audioContext() {
@@ -81,7 +81,7 @@
       ${ack}
       <div class="alarm-actions">
         ${open ? `<button type="button" class="btn btn-ack" data-act="ack">确认接警</button>` : ""}
-        ${a.elder_id ? `<button type="button" class="btn" data-reveal="${esc(a.elder_id)}" data-alarm="${a.id}" data-target="#phones-${a.id}">📞 显示回拨电话</button>` : ""}
+        ${a.elder_id ? `<button type="button" class="btn" data-reveal="${esc(a.elder_id)}" data-alarm="${a.id}" data-target="#phones-${a.id}">${icon("phone")} 显示回拨电话</button>` : ""}
         <button type="button" class="btn btn-resolve" data-act="resolve">处理完毕</button>
       </div>
       <div class="phones" id="phones-${a.id}" hidden></div>`;

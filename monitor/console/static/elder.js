@@ -32,7 +32,7 @@
     chart.setOption({
       animation: false,
       color: [color, "#344054"],
-      grid: { left: 8, right: 8, top: 36, bottom: 28, containLabel: true },
+      grid: { left: 8, right: 8, top: 52, bottom: 28, containLabel: true },
       legend: { top: 0, left: 0, itemWidth: 14, itemHeight: 8, textStyle: { fontSize: 12 } },
       tooltip: { trigger: "axis", valueFormatter: (v) => (v === null || v === undefined ? "无数据" : v + " " + (threshold ? threshold.unit : "")) },
       xAxis: { type: "category", data: grid.map(label), axisLabel: { interval: 23, fontSize: 11, formatter: (v) => v.slice(0, 5) }, axisTick: { interval: 23 } },
