@@ -187,39 +187,39 @@ async def apply_registry(session: AsyncSession, registry: RegistryFile, source: 
         await session.merge(Community(id=row.id, street=row.street, name=row.name))
         known.add(row.id)
     contacts = devices = 0
-    for index, row in enumerate(registry.elders):
-        if row.community not in known:
-            raise RegistryError(f"{source}: elders[{index}] ({row.id}).community: unknown "
-                                f"community {row.community!r}")
-        elder = await session.get(Elder, row.id)
+    for index, elder_row in enumerate(registry.elders):
+        if elder_row.community not in known:
+            raise RegistryError(f"{source}: elders[{index}] ({elder_row.id}).community: unknown "
+                                f"community {elder_row.community!r}")
+        elder = await session.get(Elder, elder_row.id)
         if elder is None:
-            elder = Elder(id=row.id)
+            elder = Elder(id=elder_row.id)
             session.add(elder)
-        elder.name = row.name
-        elder.community_id = row.community
-        elder.birth_year = row.birth_year
-        elder.categories = list(row.categories)
-        elder.key_object = is_key_object(list(row.categories))
-        elder.phone = row.phone
-        elder.address = row.address
-        elder.visit_contact = row.visit_contact
-        elder.visit_contact_phone = row.visit_contact_phone
-        elder.overrides = row.overrides
+        elder.name = elder_row.name
+        elder.community_id = elder_row.community
+        elder.birth_year = elder_row.birth_year
+        elder.categories = list(elder_row.categories)
+        elder.key_object = is_key_object(list(elder_row.categories))
+        elder.phone = elder_row.phone
+        elder.address = elder_row.address
+        elder.visit_contact = elder_row.visit_contact
+        elder.visit_contact_phone = elder_row.visit_contact_phone
+        elder.overrides = elder_row.overrides
         elder.active = True
         await session.flush()
-        await session.execute(delete(Contact).where(Contact.elder_id == row.id))
-        for position, contact in enumerate(row.contacts):
-            session.add(Contact(elder_id=row.id, position=position, name=contact.name,
+        await session.execute(delete(Contact).where(Contact.elder_id == elder_row.id))
+        for position, contact in enumerate(elder_row.contacts):
+            session.add(Contact(elder_id=elder_row.id, position=position, name=contact.name,
                                 relation=contact.relation, phone=contact.phone))
             contacts += 1
-        for device_row in row.devices:
+        for device_row in elder_row.devices:
             device = await session.get(Device, device_row.id)
             if device is None:
-                session.add(Device(id=device_row.id, type=device_row.type, elder_id=row.id,
+                session.add(Device(id=device_row.id, type=device_row.type, elder_id=elder_row.id,
                                    installed_at=utcnow()))
             else:
                 device.type = device_row.type
-                device.elder_id = row.id
+                device.elder_id = elder_row.id
             devices += 1
     shifts = 0
     if registry.duty_roster:

@@ -81,7 +81,8 @@ class MqttSource:
         logger.warning("disconnected from the broker (%s); reconnecting", reason)
 
     def _on_message(self, _c: mqtt.Client, _u: Any, msg: mqtt.MQTTMessage) -> None:
-        self._queue.append(ReceivedMessage(msg.topic, msg.payload, msg.qos, msg.mid, msg.retain))
+        payload = bytes(msg.payload)  # already bytes: no copy; the type says bytearray too
+        self._queue.append(ReceivedMessage(msg.topic, payload, msg.qos, msg.mid, msg.retain))
         if not self._signalled and self._loop is not None:
             self._signalled = True
             self._loop.call_soon_threadsafe(self._wake)

@@ -1,4 +1,4 @@
-"""One daemon, one Mosquitto and one Chromium for the whole console module (they are slow to start)."""
+"""One daemon, one Mosquitto and one Chromium for the console module (they are slow to start)."""
 
 from __future__ import annotations
 
@@ -65,7 +65,8 @@ def usage_rows(elder_id: str, now: datetime) -> list[HourlyUsage]:
         hour = start + timedelta(hours=i)
         local = _local_hour(hour)
         day = i // 24
-        water = {7: 0.035, 8: 0.02, 11: 0.025, 12: 0.015, 18: 0.03, 19: 0.02, 21: 0.012}.get(local, 0.0)
+        water = {7: 0.035, 8: 0.02, 11: 0.025, 12: 0.015, 18: 0.03, 19: 0.02,
+                 21: 0.012}.get(local, 0.0)
         if day == 4 and 6 <= local <= 12:
             water = 0.0  # a quiet morning: the 12-hour total dips towards the line
         power = 0.04 + {7: 0.25, 11: 0.45, 12: 0.3, 18: 0.5, 19: 0.6, 20: 0.4}.get(local, 0.0)
@@ -144,7 +145,7 @@ def raise_board_alarms(daemon: Daemon) -> None:
 
 
 async def add_notifications(url: str, alarm_id: int) -> None:
-    """An escalation's first steps, as the escalation worker records them (unless it already has)."""
+    """An escalation's first steps, as the escalation worker records them (unless it has)."""
     db = Database(url)
     now = datetime.now(UTC)
     try:

@@ -18,7 +18,8 @@ pytestmark = pytest.mark.browser
 
 def access_log(daemon: Daemon) -> list[tuple[str, str, str | None, str | None]]:
     with sqlite3.connect(daemon.directory / "state.db") as db:
-        return list(db.execute("SELECT actor, action, elder_id, detail FROM access_log ORDER BY id"))
+        return list(db.execute(
+            "SELECT actor, action, elder_id, detail FROM access_log ORDER BY id"))
 
 
 @pytest.fixture(scope="module")
@@ -168,9 +169,11 @@ def coverage_stub(week: str) -> dict[str, Any]:
         elders.append({
             "elder_id": f"E{i:04d}", "community": "mgl-01" if i % 2 else "mgl-02",
             "community_name": "东庄社区" if i % 2 else "西庄社区", "street": "明光路街道",
-            "elder_name": f"张*{chr(0x5170 + i)}", "key_object": bool(i % 3), "required": 2 if i % 3 else 1,
+            "elder_name": f"张*{chr(0x5170 + i)}", "key_object": bool(i % 3),
+            "required": 2 if i % 3 else 1,
             "contacts": {"remote_monitoring": 1, "phone": 1 if covered else 0},
-            "covered": covered, "visit_contact": "王*英", "last_visit_at": "2026-11-28T02:00:00+00:00",
+            "covered": covered, "visit_contact": "王*英",
+            "last_visit_at": "2026-11-28T02:00:00+00:00",
             "reasons": [] if covered else ["重点对象需至少一次人工联系"],
         })
     uncovered = sum(not e["covered"] for e in elders)

@@ -21,7 +21,7 @@ def sync_url(value: str) -> str:
 
 
 def run() -> None:
-    engine = create_engine(sync_url(url), poolclass=NullPool)
+    engine = create_engine(sync_url(str(url)), poolclass=NullPool)
     with engine.connect() as connection:
         context.configure(
             connection=connection,
