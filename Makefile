@@ -48,6 +48,17 @@ migration: dev
 	$(BIN)/python -c "from alembic import command; from monitor.store.db import alembic_config; \
 	  command.revision(alembic_config('sqlite:////tmp/tanfang-gen.db'), message='initial schema', autogenerate=True, rev_id='0001')"
 
+# Refresh the console's chart library from the npm registry (a pinned version, with its licence).
+ECHARTS ?= 5.6.0
+VENDOR := monitor/console/static/vendor
+vendor:
+	rm -rf /tmp/tanfang-vendor && mkdir -p /tmp/tanfang-vendor
+	cd /tmp/tanfang-vendor && npm pack --silent echarts@$(ECHARTS) >/dev/null && tar xzf echarts-$(ECHARTS).tgz
+	cp /tmp/tanfang-vendor/package/dist/echarts.min.js $(VENDOR)/echarts.min.js
+	cp /tmp/tanfang-vendor/package/LICENSE $(VENDOR)/echarts.LICENSE
+	cp /tmp/tanfang-vendor/package/NOTICE $(VENDOR)/echarts.NOTICE
+	rm -rf /tmp/tanfang-vendor
+
 bench: dev debs
 	$(BIN)/python -m benchmarks
 
