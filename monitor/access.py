@@ -13,5 +13,5 @@ def log_access(
     detail: str | None = None,
 ) -> None:
     """Add one line to the access log, in the caller's transaction."""
-    session.add(AccessLog(at=utcnow(), actor=actor, action=action, elder_id=elder_id,
+    session.add(AccessLog(at=utcnow(), actor=actor[:64], action=action, elder_id=elder_id,
                           detail=detail))

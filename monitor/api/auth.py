@@ -13,7 +13,7 @@ from pydantic import BaseModel
 
 from monitor.accounts import authenticate, issue_token
 from monitor.api.deps import MonitorDep
-from monitor.audit import record_access
+from monitor.access import log_access
 
 logger = logging.getLogger(__name__)
 router = APIRouter(tags=["auth"])
@@ -34,11 +34,11 @@ async def login(monitor: MonitorDep, username: str, password: str) -> str | None
         if account is None:
             monitor.login_throttle.failed(username)
             logger.warning("failed login for %r", username)
-            record_access(session, username, "login_failed")
+            log_access(session, username, "login_failed")
             return None
         monitor.login_throttle.succeeded(username)
         logger.info("login: %s", username)
-        record_access(session, username, "login")
+        log_access(session, username, "login")
         return await issue_token(session, account,
                                  timedelta(minutes=monitor.config.api.token_ttl_min))
 

@@ -13,7 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from monitor.accounts import Caller
 from monitor.api.deps import CallerDep, MonitorDep, SessionDep
-from monitor.audit import record_access
+from monitor.access import log_access
 from monitor.console import labels
 from monitor.console.devices import device_health, reading_text
 from monitor.console.session import PageCaller
@@ -52,7 +52,7 @@ async def elder_page(
             return templates.TemplateResponse(
                 request, "not_found.html", {"caller": caller, "active": "", "what": elder_id},
                 status_code=404)
-        record_access(session, caller.username, "view_elder", elder.id, "console")
+        log_access(session, caller.username, "view_elder", elder.id, "console")
         community = await session.get(Community, elder.community_id)
         devices = (await session.execute(
             select(Device).where(Device.elder_id == elder.id).order_by(Device.type, Device.id)
@@ -92,7 +92,7 @@ class ElderOut(BaseModel):
 async def get_elder(elder_id: str, session: SessionDep, caller: CallerDep) -> dict[str, Any]:
     """One elder, masked; the view is written to the access log."""
     elder = await visible_elder(session, caller, elder_id)
-    record_access(session, caller.username, "view_elder", elder.id, "api")
+    log_access(session, caller.username, "view_elder", elder.id, "api")
     return {
         "id": elder.id, "name": mask_name(elder.name), "community_id": elder.community_id,
         "birth_year": elder.birth_year, "categories": list(elder.categories or []),
@@ -109,7 +109,7 @@ async def reveal_phones(
 ) -> dict[str, Any]:
     """The real names and phone numbers of the elder and contacts, to call back; logged."""
     elder = await visible_elder(session, caller, elder_id)
-    record_access(session, caller.username, "reveal_phones", elder.id,
+    log_access(session, caller.username, "reveal_phones", elder.id,
                   f"alarm {alarm_id}" if alarm_id else None)
     people = [{"role": "老人本人", "name": elder.name, "phone": elder.phone}]
     people += [{"role": c.relation or "联系人", "name": c.name, "phone": c.phone}
