@@ -11,9 +11,9 @@ from fastapi import APIRouter, Depends, HTTPException, status
 from fastapi.security import OAuth2PasswordRequestForm
 from pydantic import BaseModel
 
+from monitor.access import log_access
 from monitor.accounts import authenticate, issue_token
 from monitor.api.deps import MonitorDep
-from monitor.access import log_access
 
 logger = logging.getLogger(__name__)
 router = APIRouter(tags=["auth"])

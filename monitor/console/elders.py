@@ -11,9 +11,9 @@ from pydantic import BaseModel, Field
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from monitor.access import log_access
 from monitor.accounts import Caller
 from monitor.api.deps import CallerDep, MonitorDep, SessionDep
-from monitor.access import log_access
 from monitor.console import labels
 from monitor.console.devices import device_health, reading_text
 from monitor.console.session import PageCaller
