@@ -106,7 +106,7 @@ def test_board_works_at_390_px(browser: Any, console: Daemon) -> None:
     page.goto("/elders/E0001")
     expect(page.locator("body")).to_have_attribute("data-charts", "ready")
     assert page.evaluate("document.documentElement.scrollWidth") <= 390
-    screenshot(page, "elder-390.png")
+    screenshot(page, "elder-390.png", full_page=True)
     page.context.close()
 
 
