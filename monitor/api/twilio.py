@@ -120,6 +120,6 @@ async def delivery_status(notification_id: int, request: Request, monitor: Monit
             error = callback.error()
             row.state = "failed"
             row.claimed_until = None
-            row.error = str(error) if error else callback.provider_status
+            row.error = f"{error.code}: {error}" if error else callback.provider_status
             await after_failure(session, row, error.code if error else None, now)
     return Response(status_code=status.HTTP_204_NO_CONTENT)
