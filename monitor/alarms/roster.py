@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime, time, timedelta
 
-from sqlalchemy import or_, select
+from sqlalchemy import ColumnElement, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from monitor.store.models import DutyShift
@@ -36,7 +36,7 @@ async def on_duty(session: AsyncSession, community_id: str | None, at: datetime)
     local = to_local(at)
     days = {local.weekday(), (local - timedelta(days=1)).weekday()}
     query = select(DutyShift).where(DutyShift.weekday.in_(days)).order_by(DutyShift.id)
-    scope = DutyShift.community_id.is_(None)
+    scope: ColumnElement[bool] = DutyShift.community_id.is_(None)
     if community_id is not None:
         scope = or_(scope, DutyShift.community_id == community_id)
     shifts = (await session.execute(query.where(scope))).scalars().all()

@@ -61,12 +61,11 @@ class Outbox:
 
     async def claim(self, now: datetime) -> list[Notification]:
         """Take due rows of open alarms for this daemon: pending/retry -> sending, leased."""
+        due = or_(Notification.next_attempt_at.is_(None), Notification.next_attempt_at <= now)
         async with self.db.sessions() as session:
             ids = list((await session.execute(
-                select(Notification.id).where(
-                    Notification.state.in_(DUE_STATES),
-                    or_(Notification.next_attempt_at.is_(None), Notification.next_attempt_at <= now),
-                ).order_by(Notification.id).limit(BATCH)
+                select(Notification.id).where(Notification.state.in_(DUE_STATES), due)
+                .order_by(Notification.id).limit(BATCH)
             )).scalars())
         if not ids:
             return []
