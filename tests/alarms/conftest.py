@@ -125,6 +125,24 @@ async def make_bench(url: str, fake: FakeTwilio, make_elder: MakeElder,
     return Bench(monitor, fake, http, t0)
 
 
+# SMS to one contact, then the next contact after five minutes.
+CONTACTS_BY_SMS = {"policies": [{"name": "contacts", "steps": [
+    {"notify": ["contact:1"], "channels": ["sms"]},
+    {"wait_min": 5},
+    {"notify": ["next_contact"], "channels": ["sms"]},
+    {"wait_min": 5},
+]}]}
+
+
+@pytest.fixture
+async def sms_bench(tmp_path: Path, fake_twilio: FakeTwilio,
+                    make_elder: MakeElder) -> AsyncIterator[Bench]:
+    made = await make_bench(f"sqlite:///{tmp_path}/state.db", fake_twilio, make_elder,
+                            **CONTACTS_BY_SMS)
+    yield made
+    await close_bench(made)
+
+
 @pytest.fixture
 async def bench(tmp_path: Path, fake_twilio: FakeTwilio,
                 make_elder: MakeElder) -> AsyncIterator[Bench]:

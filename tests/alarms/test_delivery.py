@@ -2,37 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-from pathlib import Path
-
 import pytest
 from sqlalchemy import select
 
 from monitor.notify.outbox import UNKNOWN_NOTE, Outbox
 from monitor.store.models import AlarmEvent
-from tests.alarms.conftest import CONTACTS, Bench, close_bench, make_bench, signed
-from tests.fixtures.factories import MakeElder
-from tests.fixtures.twilio import FakeTwilio
+from tests.alarms.conftest import CONTACTS, Bench, signed
 
 FIRST, SECOND = CONTACTS[0][1], CONTACTS[1][1]
-# SMS to one contact, then the next contact after five minutes.
-CONTACTS_BY_SMS = {"policies": [{"name": "contacts", "steps": [
-    {"notify": ["contact:1"], "channels": ["sms"]},
-    {"wait_min": 5},
-    {"notify": ["next_contact"], "channels": ["sms"]},
-    {"wait_min": 5},
-]}]}
-
-
-@pytest.fixture
-async def sms_bench(tmp_path: Path, fake_twilio: FakeTwilio,
-                    make_elder: MakeElder) -> AsyncIterator[Bench]:
-    made = await make_bench(f"sqlite:///{tmp_path}/state.db", fake_twilio, make_elder,
-                            **CONTACTS_BY_SMS)
-    yield made
-    await close_bench(made)
-
-
 async def test_a_server_error_is_retried_with_backoff(sms_bench: Bench) -> None:
     bench = sms_bench
     alarm_id = await bench.raise_sos()

@@ -38,6 +38,10 @@ async def test_two_daemons_run_each_step_once(
             assert sum(ticks) == ELDERS  # every alarm's step, by one daemon or the other
             sends = await asyncio.gather(*(d.outbox.run_once(now) for d in daemons))
             sends += await asyncio.gather(*(d.outbox.run_once(now) for d in daemons))
+            async with bench.db.sessions() as session:
+                errors = list((await session.execute(select(Notification.error).where(
+                    Notification.error.is_not(None)))).scalars())
+            assert errors == []
             assert sum(sends) == (4 if minutes == 0 else 2) * ELDERS
 
         async with bench.db.sessions() as session:
