@@ -116,6 +116,10 @@ class EscalationEngine:
                 ran += 1
             except ClaimLost:
                 logger.debug("alarm %s step %s was taken by another daemon", alarm_id, step)
+            except Exception:
+                # One broken alarm must not hold up the others behind it in the queue.
+                logger.exception("alarm %s: escalation step %s failed; will try again",
+                                 alarm_id, step)
         return ran
 
     async def _advance(self, session: AsyncSession, alarm_id: int, step: int,
