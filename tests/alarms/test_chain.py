@@ -88,3 +88,37 @@ async def test_acknowledgement_stops_the_escalation(bench: Bench, ack, method: s
     states = [n.state for n in await bench.notifications(alarm_id)]
     assert states[-2:] == ["cancelled", "cancelled"] and "pending" not in states
 
+
+
+async def test_a_quiet_house_asks_the_elder_first_and_her_reply_ends_it(bench: Bench) -> None:
+    from tests.alarms.conftest import ELDER_PHONE
+
+    alarm_id = await bench.raise_sos(kind="inactivity_water", severity="warning")
+    assert await bench.step(0) == (1, 2)
+    assert bench.sent_to("Messages") == [ELDER_PHONE] and bench.sent_to("Calls") == [ELDER_PHONE]
+    [sms] = [n for n in await bench.notifications(alarm_id) if n.channel == "sms"]
+    assert sms.recipient_kind == "elder" and sms.body.endswith("请回复1报平安。")
+    assert await bench.step(9, 59) == (0, 0)
+    assert await bench.step(10) == (1, 2)
+    assert bench.sent_to("Messages")[-1] == FIRST
+
+    form = {"MessageSid": "SMelder", "From": ELDER_PHONE, "Body": "１。"}
+    answer = await bench.http.post("/api/twilio/sms", data=form,
+                                   headers=signed("/api/twilio/sms", form))
+    assert answer.status_code == 200 and "由您处理" in answer.text
+
+    alarm = await bench.alarm(alarm_id)
+    assert (alarm.state, alarm.ack_method) == ("acknowledged", "sms_reply")
+    assert alarm.acknowledged_by == "老人 张*兰 +86138****0000"
+    assert await bench.step(20) == (0, 0)
+
+
+async def test_a_reply_from_a_stranger_or_not_an_ack_takes_nothing(bench: Bench) -> None:
+    alarm_id = await bench.raise_sos()
+    await bench.step(0)
+    for sender, text in (("+8613900000000", "1"), (FIRST, "怎么回事？")):
+        form = {"MessageSid": "SMx", "From": sender, "Body": text}
+        answer = await bench.http.post("/api/twilio/sms", data=form,
+                                       headers=signed("/api/twilio/sms", form))
+        assert answer.status_code == 200 and "<Message>" not in answer.text
+    assert (await bench.alarm(alarm_id)).state == "open"
