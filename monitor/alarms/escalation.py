@@ -124,7 +124,9 @@ class EscalationEngine:
 
     async def _advance(self, session: AsyncSession, alarm_id: int, step: int,
                        now: datetime) -> None:
-        alarm = await session.get(Alarm, alarm_id, populate_existing=True)
+        # PostgreSQL: an alarm another daemon is working on is skipped, not waited for.
+        alarm = await session.get(Alarm, alarm_id, populate_existing=True,
+                                  with_for_update={"skip_locked": True})
         if alarm is None or alarm.state != "open" or alarm.escalation_step != step:
             raise ClaimLost
         plan = dict(alarm.escalation) if alarm.escalation else None

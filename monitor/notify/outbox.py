@@ -61,23 +61,24 @@ class Outbox:
 
     async def claim(self, now: datetime) -> list[Notification]:
         """Take due rows of open alarms for this daemon: pending/retry -> sending, leased."""
-        due = or_(Notification.next_attempt_at.is_(None), Notification.next_attempt_at <= now)
-        async with self.db.sessions() as session:
-            ids = list((await session.execute(
-                select(Notification.id).where(Notification.state.in_(DUE_STATES), due)
-                .order_by(Notification.id).limit(BATCH)
-            )).scalars())
-        if not ids:
-            return []
-        open_alarm = or_(Notification.alarm_id.is_(None), Notification.alarm_id.in_(
-            select(Alarm.id).where(Alarm.state == "open")))
+        claimable = (
+            Notification.state.in_(DUE_STATES),
+            or_(Notification.next_attempt_at.is_(None), Notification.next_attempt_at <= now),
+            or_(Notification.claimed_until.is_(None), Notification.claimed_until < now),
+            or_(Notification.alarm_id.is_(None), Notification.alarm_id.in_(
+                select(Alarm.id).where(Alarm.state == "open"))),
+        )
         async with self.db.transaction() as session:
-            # Re-checked row by row under the row lock: a row another daemon took is skipped.
+            # PostgreSQL: rows another daemon is claiming are skipped, not waited for.
+            ids = list((await session.execute(
+                select(Notification.id).where(*claimable).order_by(Notification.id)
+                .limit(BATCH).with_for_update(skip_locked=True)
+            )).scalars())
+            if not ids:
+                return []
+            # Conditional as well, so the claim holds where FOR UPDATE is ignored (SQLite).
             taken = list((await session.execute(
-                update(Notification)
-                .where(Notification.id.in_(ids), Notification.state.in_(DUE_STATES),
-                       or_(Notification.claimed_until.is_(None), Notification.claimed_until < now),
-                       open_alarm)
+                update(Notification).where(Notification.id.in_(ids), *claimable)
                 .values(state="sending", claimed_until=now + timedelta(seconds=self.config.lease_s),
                         attempts=Notification.attempts + 1)
                 .returning(Notification.id)
