@@ -32,6 +32,7 @@ logger = logging.getLogger(__name__)
 
 Clock = Callable[[], datetime]
 BATCH = 50
+MAX_BATCHES = 20
 
 
 class ClaimLost(Exception):
@@ -102,12 +103,23 @@ class EscalationEngine:
     async def tick(self, now: datetime | None = None) -> int:
         """Run every due step; returns how many alarms this daemon advanced."""
         now = now or self.clock()
-        async with self.db.sessions() as session:
-            due = (await session.execute(
-                select(Alarm.id, Alarm.escalation_step)
-                .where(Alarm.state == "open", Alarm.next_step_at <= now)
-                .order_by(Alarm.next_step_at).limit(BATCH)
-            )).all()
+        ran = 0
+        tried: set[int] = set()
+        for _ in range(MAX_BATCHES):  # many alarms at once (a power cut): all in this tick
+            query = (select(Alarm.id, Alarm.escalation_step)
+                     .where(Alarm.state == "open", Alarm.next_step_at <= now)
+                     .order_by(Alarm.next_step_at, Alarm.id).limit(BATCH))
+            if tried:  # taken by another daemon or failed: not again in this tick
+                query = query.where(Alarm.id.notin_(tried))
+            async with self.db.sessions() as session:
+                due = [(int(a), int(s)) for a, s in (await session.execute(query)).all()]
+            tried.update(alarm_id for alarm_id, _ in due)
+            ran += await self._run_due(due, now)
+            if len(due) < BATCH:
+                break
+        return ran
+
+    async def _run_due(self, due: list[tuple[int, int]], now: datetime) -> int:
         ran = 0
         for alarm_id, step in due:
             try:

@@ -31,6 +31,7 @@ from monitor.timeutil import utcnow
 logger = logging.getLogger(__name__)
 
 BATCH = 20
+MAX_BATCHES = 25
 DUE_STATES = ("pending", "retry")
 # Provider codes that say "this number takes no SMS": the same person is called instead.
 LANDLINE_CODES = frozenset({"21614", "30006"})
@@ -54,10 +55,15 @@ class Outbox:
         """Recover stale claims, claim due rows, send them; returns how many were sent."""
         now = now or self.clock()
         await self.recover(now)
-        claimed = await self.claim(now)
-        if claimed:
-            await asyncio.gather(*(self._deliver(row, now) for row in claimed))
-        return len(claimed)
+        sent = 0
+        for _ in range(MAX_BATCHES):  # a burst (a power cut) drains now, not a batch a tick
+            claimed = await self.claim(now)
+            if claimed:
+                await asyncio.gather(*(self._deliver(row, now) for row in claimed))
+            sent += len(claimed)
+            if len(claimed) < BATCH:
+                break
+        return sent
 
     async def claim(self, now: datetime) -> list[Notification]:
         """Take due rows of open alarms for this daemon: pending/retry -> sending, leased."""
