@@ -271,14 +271,23 @@ def _default_policies() -> list[EscalationPolicy]:
         {"wait_min": 20},
         {"repeat_from": 2},
     ]
+    quiet_house = ["inactivity_*", "no_*"]  # no_water, no_power, no_motion, no_activity...
     policies: list[dict[str, Any]] = [
         {"name": "emergency", "kinds": ["sos", "fall", "smoke", "gas"], "max_rounds": 10,
          "steps": _urgent_steps(3)},
         {"name": "maintenance",
-         "kinds": ["device_offline", "battery_low", "tamper", "no_test_press", "device_*"],
+         "kinds": ["device_offline", "battery_low", "button_untested", "no_test_press",
+                   "tamper", "device_*"],
          "max_rounds": 3,
          "steps": [{"notify": ["duty"], "channels": ["sms"], "quiet": True},
                    {"wait_min": 240}, {"repeat_from": 0}]},
+        # No sign of life in any device: still the elder first, but the others sooner.
+        {"name": "check_on_elder_urgent", "kinds": quiet_house, "severities": ["critical"],
+         "max_rounds": 10,
+         "steps": [{"notify": ["elder"], "channels": call}, {"wait_min": 5},
+                   {"notify": ["duty", "contact:1"], "channels": call}, {"wait_min": 5},
+                   {"notify": ["next_contact"], "channels": call}, {"wait_min": 5},
+                   {"repeat_from": 2}]},
         {"name": "critical", "kinds": ["*"], "severities": ["critical"], "max_rounds": 10,
          "steps": _urgent_steps(5)},
         {"name": "check_on_elder", "kinds": ["*"], "max_rounds": 5, "steps": check_on_elder},
