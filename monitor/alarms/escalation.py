@@ -33,6 +33,7 @@ logger = logging.getLogger(__name__)
 Clock = Callable[[], datetime]
 BATCH = 50
 MAX_BATCHES = 20
+RETRY_BROKEN = timedelta(minutes=1)
 
 
 class ClaimLost(Exception):
@@ -129,10 +130,21 @@ class EscalationEngine:
             except ClaimLost:
                 logger.debug("alarm %s step %s was taken by another daemon", alarm_id, step)
             except Exception:
-                # One broken alarm must not hold up the others behind it in the queue.
-                logger.exception("alarm %s: escalation step %s failed; will try again",
+                # One broken alarm must not hold up the others, nor fill the log every tick.
+                logger.exception("alarm %s: escalation step %s failed; again in a minute",
                                  alarm_id, step)
+                await self._postpone(alarm_id, step, now + RETRY_BROKEN)
         return ran
+
+    async def _postpone(self, alarm_id: int, step: int, until: datetime) -> None:
+        try:
+            async with self.db.transaction() as session:
+                await session.execute(
+                    update(Alarm).where(Alarm.id == alarm_id, Alarm.escalation_step == step,
+                                        Alarm.state == "open")
+                    .values(next_step_at=until).execution_options(synchronize_session=False))
+        except Exception:  # the store itself is failing: the next tick tries again anyway
+            logger.warning("alarm %s: could not postpone its failed step", alarm_id)
 
     async def _advance(self, session: AsyncSession, alarm_id: int, step: int,
                        now: datetime) -> None:

@@ -10,6 +10,7 @@ from pydantic import ValidationError
 
 from monitor.alarms.escalation import quiet_until, select_policy
 from monitor.config import EscalationConfig, EscalationPolicy
+from monitor.store.models import Alarm
 from tests.alarms.conftest import DUTY_PHONE, close_bench, make_bench
 from tests.fixtures.factories import MakeElder
 from tests.fixtures.twilio import FakeTwilio
@@ -120,5 +121,25 @@ async def test_hourly_limit_per_person_spares_critical_alarms(
         third = await bench.raise_sos("E0001", kind="device_offline", severity="warning")
         await bench.step(1)
         assert [n.state for n in await bench.notifications(third)] == ["suppressed"]
+    finally:
+        await close_bench(bench)
+
+
+async def test_a_broken_alarm_does_not_hold_up_the_others(
+    tmp_path: Path, fake_twilio: FakeTwilio, make_elder: MakeElder
+) -> None:
+    bench = await make_bench(f"sqlite:///{tmp_path}/state.db", fake_twilio, make_elder)
+    try:
+        await make_elder(bench.db, "E0002", contacts=[("赵六", "+8613800000006")])
+        broken = await bench.raise_sos("E0001")
+        healthy = await bench.raise_sos("E0002")
+        async with bench.db.transaction() as session:
+            alarm = await session.get(Alarm, broken)
+            assert alarm is not None
+            alarm.escalation = {"steps": "not a list"}  # a snapshot no code can follow
+
+        assert await bench.engine.tick(bench.at(0)) == 1
+        assert [n.address for n in await bench.notifications(healthy)] != []
+        assert (await bench.alarm(broken)).next_step_at == bench.at(1)  # tried again later
     finally:
         await close_bench(bench)
