@@ -122,3 +122,31 @@ async def test_a_reply_from_a_stranger_or_not_an_ack_takes_nothing(bench: Bench)
                                        headers=signed("/api/twilio/sms", form))
         assert answer.status_code == 200 and "<Message>" not in answer.text
     assert (await bench.alarm(alarm_id)).state == "open"
+
+
+async def test_the_alarm_detail_shows_the_escalation_masked(bench: Bench) -> None:
+    from monitor.accounts import create_account
+
+    alarm_id = await bench.raise_sos()
+    await bench.step(0)
+    async with bench.db.transaction() as session:
+        await create_account(session, "east", "east-pass-123", "duty", "mgl-01")
+    token = (await bench.http.post("/api/auth/token", data={
+        "username": "east", "password": "east-pass-123"})).json()["access_token"]
+
+    detail = (await bench.http.get(f"/api/alarms/{alarm_id}",
+                                   headers={"Authorization": f"Bearer {token}"})).json()
+
+    assert detail["escalation"]["policy"] == "emergency"
+    assert detail["escalation"]["next_step_at"].startswith(bench.at(3).isoformat()[:16])
+    told = {(n["recipient_kind"], n["recipient_name"], n["address"], n["channel"], n["state"])
+            for n in detail["notifications"]}
+    assert told == {
+        ("duty", "赵*班", "+86137****0009", "sms", "sent"),
+        ("duty", "赵*班", "+86137****0009", "voice", "sent"),
+        ("contact", "李*", "+86138****0001", "sms", "sent"),
+        ("contact", "李*", "+86138****0001", "voice", "sent"),
+    }
+    kinds = [e["kind"] for e in detail["events"]]
+    assert kinds[:3] == ["opened", "escalation_started", "escalation_step"]
+    assert kinds.count("notified") == 4
