@@ -34,6 +34,7 @@ Clock = Callable[[], datetime]
 BATCH = 50
 MAX_BATCHES = 20
 RETRY_BROKEN = timedelta(minutes=1)
+FALLBACK_CHANNELS = ("webhook", "log")
 
 
 class ClaimLost(Exception):
@@ -253,8 +254,10 @@ class EscalationEngine:
                     events.append(("no_recipient", {"who": who}))
                 people += found
         channels = [c for c in step.channels if c in self.channels]
-        if not channels and "log" in self.channels:
-            channels = ["log"]  # the demo: every step still shows whom it would reach
+        if not channels:
+            # No SMS or voice here: a gateway behind the webhook, or the demo's log, still
+            # gets every step, so nobody is silently left out.
+            channels = [c for c in FALLBACK_CHANNELS if c in self.channels][:1]
         hold = quiet_until(self.config, now) if step.quiet else None
         if hold is not None:
             channels = [c for c in channels if c != "voice"]  # no calls at night

@@ -143,3 +143,20 @@ async def test_a_broken_alarm_does_not_hold_up_the_others(
         assert (await bench.alarm(broken)).next_step_at == bench.at(1)  # tried again later
     finally:
         await close_bench(bench)
+
+
+async def test_without_sms_or_voice_every_step_goes_to_the_webhook(
+    tmp_path: Path, fake_twilio: FakeTwilio, make_elder: MakeElder
+) -> None:
+    from monitor.alarms.escalation import EscalationEngine
+
+    bench = await make_bench(f"sqlite:///{tmp_path}/state.db", fake_twilio, make_elder)
+    try:
+        alarm_id = await bench.raise_sos()
+        engine = EscalationEngine(bench.db, bench.monitor.config.escalation, {"webhook", "log"})
+        assert await engine.tick(bench.at(0)) == 1
+        rows = await bench.notifications(alarm_id)
+        assert {(n.recipient_kind, n.channel) for n in rows} == {
+            ("duty", "webhook"), ("contact", "webhook")}
+    finally:
+        await close_bench(bench)
