@@ -67,7 +67,7 @@ async def ack_by_key(bench: Bench, alarm_id: int) -> None:
     (ack_by_api, "api", "east"),
     (ack_by_sms, "sms_reply", "联系人 王* +86138****0002"),
     (ack_by_key, "voice_key", "联系人 王* +86138****0002"),
-])
+], ids=["api", "sms_reply", "key_press"])
 async def test_acknowledgement_stops_the_escalation(bench: Bench, ack, method: str,  # type: ignore[no-untyped-def]
                                                     who: str) -> None:
     alarm_id = await bench.raise_sos()
