@@ -7,7 +7,14 @@ from pathlib import Path
 from typing import Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
 from monitor.errors import ConfigError
 
@@ -134,6 +141,187 @@ class NotifyConfig(Section):
     )
 
 
+RECIPIENTS = ("elder", "next_contact", "all_contacts", "duty")
+CHANNELS = ("sms", "voice", "webhook", "log")
+HHMM_PATTERN = r"^([01]\d|2[0-3]):[0-5]\d$"
+
+
+class EscalationStep(Section):
+    """One step of a policy: notify someone, wait, or go back and repeat."""
+
+    notify: list[str] = Field(
+        default_factory=list,
+        description="Who to notify: elder, contact:N (the N-th contact, from 1), next_contact "
+        "(the one after the last contact notified), all_contacts, duty (the community's staff "
+        "on shift now).",
+    )
+    channels: list[str] = Field(
+        default_factory=lambda: ["sms"], description="Channels of a notify step: sms, voice, "
+        "webhook, log; those not enabled in notify.channels are left out.",
+    )
+    quiet: bool = Field(
+        False, description="In quiet hours, SMS of this step wait for the morning and calls "
+        "are not made.",
+    )
+    wait_min: float | None = Field(
+        None, gt=0, description="A wait step: minutes before the next step (unless someone "
+        "acknowledges first).",
+    )
+    repeat_from: int | None = Field(
+        None, ge=0, description="A repeat step: go back to this step index (from 0) for "
+        "another round.",
+    )
+
+    @field_validator("notify")
+    @classmethod
+    def _who(cls, value: list[str]) -> list[str]:
+        for who in value:
+            base, _, number = who.partition(":")
+            if base == "contact" and number.isdigit() and int(number) >= 1:
+                continue
+            if who not in RECIPIENTS:
+                raise ValueError(f"unknown recipient {who!r}: elder, contact:N, "
+                                 "next_contact, all_contacts or duty")
+        return value
+
+    @field_validator("channels")
+    @classmethod
+    def _channels(cls, value: list[str]) -> list[str]:
+        for channel in value:
+            if channel not in CHANNELS:
+                raise ValueError(f"unknown channel {channel!r}: one of {', '.join(CHANNELS)}")
+        return value
+
+    @model_validator(mode="after")
+    def _one_action(self) -> EscalationStep:
+        actions = [bool(self.notify), self.wait_min is not None, self.repeat_from is not None]
+        if sum(actions) != 1:
+            raise ValueError("a step has exactly one of notify, wait_min, repeat_from")
+        return self
+
+    @property
+    def action(self) -> str:
+        """notify, wait or repeat."""
+        if self.notify:
+            return "notify"
+        return "wait" if self.wait_min is not None else "repeat"
+
+
+class EscalationPolicy(Section):
+    """Who is told, how and when, for the alarms it matches."""
+
+    name: str = Field(description="Name shown in the alarm's audit trail.")
+    kinds: list[str] = Field(
+        default_factory=lambda: ["*"], description="Alarm kinds matched; 'inactivity_*' "
+        "matches by prefix, '*' matches every kind.",
+    )
+    severities: list[str] = Field(
+        default_factory=list, description="Severities matched (critical, warning, info); "
+        "empty: any.",
+    )
+    max_rounds: int = Field(
+        10, ge=1, description="Rounds (passes through a repeat step) before the escalation "
+        "gives up; the alarm stays open on the board.",
+    )
+    steps: list[EscalationStep] = Field(description="The steps, in order.")
+
+    @model_validator(mode="after")
+    def _repeats_wait(self) -> EscalationPolicy:
+        for index, step in enumerate(self.steps):
+            if step.repeat_from is None:
+                continue
+            if step.repeat_from >= index:
+                raise ValueError(f"policy {self.name}: step {index} repeats from a step that "
+                                 "does not come before it")
+            if not any(s.wait_min for s in self.steps[step.repeat_from:index]):
+                raise ValueError(f"policy {self.name}: step {index} repeats without a wait")
+        return self
+
+    def matches(self, kind: str, severity: str) -> bool:
+        """Whether an alarm of this kind and severity falls under the policy."""
+        if self.severities and severity not in self.severities:
+            return False
+        return any(k == "*" or k == kind or (k.endswith("*") and kind.startswith(k[:-1]))
+                   for k in self.kinds)
+
+
+def _urgent_steps(minutes: float) -> list[dict[str, Any]]:
+    call = ["sms", "voice"]
+    return [
+        {"notify": ["duty", "contact:1"], "channels": call},
+        {"wait_min": minutes},
+        {"notify": ["next_contact"], "channels": call},
+        {"wait_min": minutes},
+        {"notify": ["next_contact"], "channels": call},
+        {"wait_min": minutes},
+        {"repeat_from": 0},
+    ]
+
+
+def _default_policies() -> list[EscalationPolicy]:
+    call = ["sms", "voice"]
+    check_on_elder = [
+        {"notify": ["elder"], "channels": call},
+        {"wait_min": 10},
+        {"notify": ["contact:1"], "channels": call},
+        {"wait_min": 10},
+        {"notify": ["next_contact"], "channels": call},
+        {"wait_min": 10},
+        {"notify": ["duty"], "channels": call},
+        {"wait_min": 20},
+        {"repeat_from": 2},
+    ]
+    quiet_house = ["inactivity_*", "no_*"]  # no_water, no_power, no_motion, no_activity...
+    policies: list[dict[str, Any]] = [
+        {"name": "emergency", "kinds": ["sos", "fall", "smoke", "gas"], "max_rounds": 10,
+         "steps": _urgent_steps(3)},
+        {"name": "maintenance",
+         "kinds": ["device_offline", "battery_low", "button_untested", "no_test_press",
+                   "tamper", "device_*"],
+         "max_rounds": 3,
+         "steps": [{"notify": ["duty"], "channels": ["sms"], "quiet": True},
+                   {"wait_min": 240}, {"repeat_from": 0}]},
+        # No sign of life in any device: still the elder first, but the others sooner.
+        {"name": "check_on_elder_urgent", "kinds": quiet_house, "severities": ["critical"],
+         "max_rounds": 10,
+         "steps": [{"notify": ["elder"], "channels": call}, {"wait_min": 5},
+                   {"notify": ["duty", "contact:1"], "channels": call}, {"wait_min": 5},
+                   {"notify": ["next_contact"], "channels": call}, {"wait_min": 5},
+                   {"repeat_from": 2}]},
+        {"name": "critical", "kinds": ["*"], "severities": ["critical"], "max_rounds": 10,
+         "steps": _urgent_steps(5)},
+        {"name": "check_on_elder", "kinds": ["*"], "max_rounds": 5, "steps": check_on_elder},
+    ]
+    return [EscalationPolicy.model_validate(p) for p in policies]
+
+
+class EscalationConfig(Section):
+    """Escalation of open alarms (steps, roster, quiet hours) and the outbox that sends."""
+
+    enabled: bool = Field(True, description="Run the escalation and the outbox in the daemon.")
+    policies: list[EscalationPolicy] = Field(
+        default_factory=_default_policies,
+        description="Policies, the first that matches an alarm's kind and severity wins; "
+        "copied into the alarm when its escalation starts, so later edits do not change it.",
+    )
+    tick_s: float = Field(2.0, gt=0, description="Seconds between looks for due steps.")
+    outbox_interval_s: float = Field(1.0, gt=0, description="Seconds between outbox runs.")
+    lease_s: float = Field(
+        120.0, gt=0, description="How long a claimed notification belongs to one daemon; "
+        "longer than one send can take.",
+    )
+    retry_initial_s: float = Field(30.0, gt=0, description="First wait after a failed send.")
+    retry_max_s: float = Field(600.0, gt=0, description="Longest wait between attempts.")
+    quiet_start: str = Field("22:00", pattern=HHMM_PATTERN,
+                             description="Start of quiet hours, local time (Asia/Shanghai).")
+    quiet_end: str = Field("07:00", pattern=HHMM_PATTERN,
+                           description="End of quiet hours, local time.")
+    max_per_hour: int = Field(
+        6, ge=0, description="Most notifications one phone number gets in an hour for "
+        "non-critical alarms (0: no limit); critical alarms are never held back.",
+    )
+
+
 class IngestConfig(Section):
     max_payload_bytes: int = Field(16 * 1024, description="Larger payloads are rejected.")
     max_future_s: int = Field(600, description="A ts further ahead than this is rejected.")
@@ -247,6 +435,9 @@ class Config(Section):
                                  description="Validation of device messages.")
     alarms: AlarmsConfig = Field(default_factory=AlarmsConfig,
                                  description="Alarms raised by device events.")
+    escalation: EscalationConfig = Field(
+        default_factory=EscalationConfig,
+        description="Who is notified of an open alarm, when, until someone acknowledges.")
     rules: RulesConfig = Field(default_factory=RulesConfig,
                                description="The rules engine.")
     coverage: CoverageConfig = Field(default_factory=CoverageConfig,

@@ -13,12 +13,15 @@ from typing import Any
 import uvicorn
 from sqlalchemy import text
 
+from monitor.alarms.escalation import EscalationEngine
 from monitor.calendar import CareCalendar
 from monitor.config import Config
 from monitor.ingest.directory import DeviceDirectory
 from monitor.ingest.mqtt import MqttSource
 from monitor.ingest.pipeline import Pipeline
 from monitor.metrics import Metrics
+from monitor.notify import close_notifiers, make_notifiers
+from monitor.notify.outbox import Outbox
 from monitor.store.db import Database
 from monitor.telemetry.reading import Reading
 from monitor.telemetry.store import make_telemetry_store
@@ -45,6 +48,10 @@ class Monitor:
         # Festival and extreme-weather days; the rules branch loads them from rules.yaml.
         self.calendar = CareCalendar()
         self.remote_check = RemoteCheck(self.db, config.coverage.remote_check)
+        self.notifiers = make_notifiers(config.notify, config.api.public_url)
+        self.escalation = EscalationEngine(self.db, config.escalation, set(self.notifiers))
+        self.outbox = Outbox(self.db, self.notifiers, config.notify, config.escalation,
+                             config.api.public_url)
         self._tasks: list[asyncio.Task[Any]] = []
 
     async def _store_readings(self, readings: Sequence[Reading]) -> None:
@@ -73,6 +80,10 @@ class Monitor:
         remote = self.config.coverage.remote_check
         if remote.enabled:
             self._spawn(self._every(remote.interval_s, self.remote_check.run), "remote check")
+        escalation = self.config.escalation
+        if escalation.enabled:
+            self._spawn(self._every(escalation.tick_s, self.escalation.tick), "escalation")
+            self._spawn(self._every(escalation.outbox_interval_s, self.outbox.run_once), "outbox")
 
     def _spawn(self, coro: Coroutine[Any, Any, Any], name: str) -> None:
         task = asyncio.create_task(coro, name=name)
@@ -120,6 +131,7 @@ class Monitor:
         with contextlib.suppress(Exception):
             await self.pipeline.flush_activity()
         await self.telemetry.close()
+        await close_notifiers(self.notifiers)
         await self.db.close()
 
 

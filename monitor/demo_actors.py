@@ -19,10 +19,11 @@ from typing import Any
 import httpx
 from sqlalchemy import select
 
+from monitor.alarms.replies import take_alarm
 from monitor.alarms.service import acknowledge
 from monitor.privacy import mask_name
 from monitor.store.db import Database
-from monitor.store.models import Alarm, Device, Elder, Visit
+from monitor.store.models import Alarm, Device, Elder, Notification, Visit
 from monitor.timeutil import utcnow
 
 logger = logging.getLogger(__name__)
@@ -139,9 +140,19 @@ class DemoPeople:
                 elder = await session.get(Elder, alarm.elder_id)
                 contacts = (elder.contacts if elder is not None else None) or []
                 contact = contacts[0] if contacts else None
-            who = (f"家属 {mask_name(contact.name)}（{contact.relation}）" if contact is not None
-                   else "家属")
-            taken = await acknowledge(session, alarm, who, "sms_reply", "短信回复1：我来处理")
+            notified = None
+            if contact is not None:
+                notified = (await session.execute(
+                    select(Notification).where(Notification.alarm_id == alarm_id,
+                                               Notification.address == contact.phone)
+                    .order_by(Notification.id.desc()).limit(1)
+                )).scalar_one_or_none()
+            if notified is not None:  # the reply to the escalation's own message
+                _, taken = await take_alarm(session, notified, "sms_reply", "短信回复1：我来处理")
+            else:
+                who = (f"家属 {mask_name(contact.name)}（{contact.relation}）"
+                       if contact is not None else "家属")
+                taken = await acknowledge(session, alarm, who, "sms_reply", "短信回复1：我来处理")
         logger.info("demo: family took alarm %s by SMS reply", alarm_id)
         return taken
 

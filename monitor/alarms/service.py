@@ -7,12 +7,19 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from monitor.errors import TanfangError
-from monitor.store.models import CONTACT_METHODS, OUTCOMES, Alarm, AlarmEvent, Visit
+from monitor.store.models import (
+    CONTACT_METHODS,
+    OUTCOMES,
+    Alarm,
+    AlarmEvent,
+    Notification,
+    Visit,
+)
 from monitor.timeutil import utcnow
 
 logger = logging.getLogger(__name__)
@@ -104,6 +111,13 @@ async def acknowledge(
     alarm.next_step_at = None
     alarm.updated_at = now
     log_event(session, alarm, "acknowledged", actor=actor, method=method, note=note)
+    # Escalation stops here: what the outbox has not yet sent is not sent.
+    await session.execute(
+        update(Notification)
+        .where(Notification.alarm_id == alarm.id, Notification.state.in_(("pending", "retry")))
+        .values(state="cancelled", claimed_until=None)
+        .execution_options(synchronize_session=False)
+    )
     return True
 
 

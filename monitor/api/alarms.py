@@ -12,8 +12,8 @@ from sqlalchemy import case, select
 from monitor.accounts import Caller
 from monitor.alarms.service import AlarmStateError, acknowledge, resolve
 from monitor.api.deps import CallerDep, SessionDep
-from monitor.privacy import mask_name
-from monitor.store.models import Alarm, AlarmEvent, Elder
+from monitor.privacy import mask_name, mask_phone
+from monitor.store.models import Alarm, AlarmEvent, Elder, Notification
 
 router = APIRouter(prefix="/api/alarms", tags=["alarms"])
 
@@ -51,8 +51,34 @@ class AlarmEventOut(BaseModel):
     details: dict[str, Any]
 
 
+class NotificationOut(BaseModel):
+    id: int
+    step: int
+    recipient_kind: str = Field(description="elder, contact or duty.")
+    recipient_name: str | None = Field(None, description="Masked (李*).")
+    address: str = Field(description="Masked phone number.")
+    channel: str
+    state: str = Field(description="pending, sending, sent, delivered, retry, failed, "
+                       "cancelled, unknown or suppressed.")
+    attempts: int
+    created_at: datetime
+    sent_at: datetime | None
+    delivered_at: datetime | None
+    error: str | None
+
+
+class EscalationOut(BaseModel):
+    policy: str | None
+    round: int = Field(description="Passes through the policy's repeat, from 0.")
+    done: str | None = Field(None, description="finished, exhausted or no_policy once it ended.")
+    next_step_at: datetime | None
+
+
 class AlarmDetail(AlarmOut):
     events: list[AlarmEventOut]
+    escalation: EscalationOut | None = Field(None, description="Empty until the first step.")
+    notifications: list[NotificationOut] = Field(default_factory=list,
+                                                 description="Everyone told, oldest first.")
 
 
 class AckIn(BaseModel):
@@ -119,6 +145,19 @@ async def _detail(session: SessionDep, alarm: Alarm) -> dict[str, Any]:
     data["events"] = [
         {"at": e.at, "kind": e.kind, "actor": e.actor, "details": e.details} for e in events
     ]
+    plan = alarm.escalation or None
+    data["escalation"] = plan and {
+        "policy": plan.get("policy"), "round": int(plan.get("round", 0)),
+        "done": plan.get("done"), "next_step_at": alarm.next_step_at}
+    told = (await session.execute(
+        select(Notification).where(Notification.alarm_id == alarm.id).order_by(Notification.id)
+    )).scalars()
+    data["notifications"] = [
+        {"id": n.id, "step": n.step, "recipient_kind": n.recipient_kind,
+         "recipient_name": mask_name(n.recipient_name) or None, "address": mask_phone(n.address),
+         "channel": n.channel, "state": n.state, "attempts": n.attempts,
+         "created_at": n.created_at, "sent_at": n.sent_at, "delivered_at": n.delivered_at,
+         "error": n.error} for n in told]
     return data
 
 

@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING
 from fastapi import FastAPI
 
 from monitor import __version__, console
-from monitor.api import alarms, auth, coverage, health, visits
+from monitor.api import alarms, auth, coverage, health, twilio, visits
 
 if TYPE_CHECKING:
     from monitor.daemon import Monitor
@@ -17,7 +17,7 @@ def create_app(monitor: Monitor) -> FastAPI:
     """A FastAPI app serving `monitor`."""
     app = FastAPI(title="Tanfang Monitor 探访关爱远程监测", version=__version__)
     app.state.monitor = monitor
-    for module in (health, auth, alarms, coverage, visits):
+    for module in (health, auth, alarms, coverage, visits, twilio):
         app.include_router(module.router)
     console.mount(app)
     return app

@@ -69,6 +69,9 @@ NOTIFICATION_STATE = {
     "delivered": "已送达",
     "failed": "失败",
     "cancelled": "已取消",
+    "retry": "待重试",
+    "unknown": "结果未知",
+    "suppressed": "超出限额未发",
 }
 ROLE = {"duty": "值班员", "community_admin": "社区管理员", "district_admin": "区级管理员"}
 

@@ -30,6 +30,7 @@ EVENTS: dict[str, str] = {
     "inactivity_power": "长时间未用电",
     "inactivity_any": "长时间无活动",
     "continuous_water": "持续用水不停",
+    "water_high": "用水量异常偏多",
     "vital_heart_rate": "心率异常",
     "vital_spo2": "血氧偏低",
     "device_offline": "家中设备离线",
@@ -50,6 +51,7 @@ ELDER_TEXTS: dict[str, str] = {
     "inactivity_power": "您家很久没有用电了，您身体还好吗？",
     "inactivity_any": "家里很久没有动静了，您身体还好吗？",
     "continuous_water": "您家一直在用水，请看看水龙头有没有关好。",
+    "water_high": "您家用水比平时多很多，请看看有没有漏水。",
     "vital_heart_rate": "手环测到您心跳不正常，请坐下休息，难受就打120。",
     "vital_spo2": "手环测到您血氧偏低，请坐下休息，难受就打120。",
     "device_offline": "您家的报警设备没有信号了，社区会联系您。",
@@ -62,6 +64,19 @@ ELDER_CHECK_IN = "请回复1报平安。"
 
 # Kinds about the equipment rather than the elder's safety: no rush for the family.
 MAINTENANCE_KINDS = frozenset({"tamper", "device_offline", "battery_low", "no_test_press"})
+
+# The rules engine's names for kinds worded above under another name.
+KIND_ALIASES = {
+    "no_water": "inactivity_water",
+    "no_power": "inactivity_power",
+    "no_motion": "inactivity_any",
+    "no_steps": "inactivity_any",
+    "no_activity": "inactivity_any",
+    "water_running": "continuous_water",
+    "heart_rate": "vital_heart_rate",
+    "spo2_low": "vital_spo2",
+    "button_untested": "no_test_press",
+}
 
 # Relations that make "您的家人" true; for a neighbour or a volunteer it would not be.
 FAMILY_RELATIONS = frozenset({
@@ -102,6 +117,7 @@ def render_message(
     the call adds its own "确认收到请按1".
     """
     voice = channel == "voice"
+    kind = KIND_ALIASES.get(kind, kind)
     prefix = VOICE_PREFIX if voice else PREFIX
     name = mask_name(elder_name)
     event = EVENTS.get(kind, DEFAULT_EVENT)

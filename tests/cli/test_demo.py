@@ -87,5 +87,14 @@ def test_demo_prints_a_login_and_raises_an_sos_within_90_s(
     sos = [a for a in alarms if a["kind"] == "sos"]
     assert sos, f"no SOS alarm in 90 s: {alarms}\n{log.read_text()[-3000:]}"
     assert sos[0]["elder_id"] and sos[0]["severity"] == "critical"
+    # The escalation reaches the duty staff and the family at once; the board says so.
+    notified: list[dict[str, object]] = []
+    while time.monotonic() - started < 100 and not notified:
+        board = httpx.get(url + "/api/board", headers={"Authorization": f"Bearer {token}"})
+        row = next((a for a in board.json()["alarms"] if a["id"] == sos[0]["id"]), None)
+        notified = list(row["notifications"]) if row else []
+        time.sleep(0.5)
+    assert {n["recipient_kind"] for n in notified} >= {"duty", "contact"}, notified
+    assert all(n["channel"] == "log" for n in notified)
     process.send_signal(signal.SIGTERM)
     assert process.wait(30) == 0  # a clean stop

@@ -33,7 +33,9 @@ def test_duplicate_msg_id_raises_no_second_alarm(daemon: Daemon) -> None:
     assert len(alarms) == 1
     detail = daemon.api("GET", f"/api/alarms/{alarms[0]['id']}").json()
     assert detail["details"]["occurrences"] == 2  # the second, distinct press is attached
-    assert [e["kind"] for e in detail["events"]] == ["opened", "occurred_again"]
+    # The escalation adds its own lines to the trail meanwhile; ingest wrote these two.
+    kinds = [e["kind"] for e in detail["events"]]
+    assert [k for k in kinds if k in ("opened", "occurred_again")] == ["opened", "occurred_again"]
 
 
 def test_sos_published_while_daemon_is_down_arrives_after_restart(daemon: Daemon) -> None:

@@ -104,3 +104,16 @@ def test_segments_of_a_long_text() -> None:
     assert sms_segments("字" * 70) == 1
     assert sms_segments("字" * 71) == 2
     assert sms_segments("字" * 135) == 3
+
+
+@pytest.mark.parametrize(("kind", "same_as"), [
+    ("no_water", "inactivity_water"), ("no_activity", "inactivity_any"),
+    ("spo2_low", "vital_spo2"), ("button_untested", "no_test_press"),
+])
+def test_rules_engine_kinds_are_worded_like_their_twins(kind: str, same_as: str) -> None:
+    at = datetime(2026, 12, 3, 6, 5, tzinfo=UTC)
+    for recipient in ("elder", "contact", "duty"):
+        words = {k: render_message(k, recipient, elder_name="张桂兰", community="东庄社区",
+                                   opened_at=at, alarm_id=7) for k in (kind, same_as)}
+        assert words[kind] == words[same_as]
+        assert "出现异常情况" not in words[kind]
