@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import secrets
 from dataclasses import dataclass
@@ -13,6 +14,7 @@ from sqlalchemy import delete, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from monitor.errors import TanfangError
+from monitor.store.db import Database
 from monitor.store.models import ROLES, Account, Community, Session
 from monitor.timeutil import utcnow
 
@@ -63,17 +65,24 @@ async def create_account(
     return account
 
 
-async def authenticate(session: AsyncSession, username: str, password: str) -> Account | None:
+async def authenticate(db: Database, username: str, password: str) -> Account | None:
     """The account if the password is right, else None (same work either way)."""
-    account = (
-        await session.execute(select(Account).where(Account.username == username))
-    ).scalar_one_or_none()
+    async with db.sessions() as session:  # a short read: no lock is held while hashing
+        account = (
+            await session.execute(select(Account).where(Account.username == username))
+        ).scalar_one_or_none()
     stored = account.password_hash if account is not None and account.active else None
-    try:
-        _hasher.verify(stored or _DUMMY_HASH, password)
-    except (VerificationError, InvalidHashError):
+    # Argon2 is slow by design: off the event loop, so ingest and alarms never wait for it.
+    if not await asyncio.to_thread(_verify, stored or _DUMMY_HASH, password):
         return None
     return account if stored else None
+
+
+def _verify(stored: str, password: str) -> bool:
+    try:
+        return bool(_hasher.verify(stored, password))
+    except (VerificationError, InvalidHashError):
+        return False
 
 
 _DUMMY_HASH = _hasher.hash("not a real password")

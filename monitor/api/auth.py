@@ -29,8 +29,8 @@ async def login(monitor: MonitorDep, username: str, password: str) -> str | None
     delay = monitor.login_throttle.delay(username)
     if delay:
         await asyncio.sleep(delay)
+    account = await authenticate(monitor.db, username, password)
     async with monitor.db.transaction() as session:
-        account = await authenticate(session, username, password)
         if account is None:
             monitor.login_throttle.failed(username)
             logger.warning("failed login for %r", username)
