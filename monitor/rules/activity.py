@@ -54,7 +54,8 @@ async def note_activity(
     metered = [d for d, t in kinds.items() if t != "motion_sensor"]
     idle: dict[str, datetime] = {}
     if metered:
-        lo = hour_floor(min(first[d] for d in metered))
+        # One hour back: the hour before a lone reading is complete only now (dry or not).
+        lo = hour_floor(min(first[d] for d in metered)) - HOUR
         hi = max(newest[d] for d in metered)
         rows = await session.execute(
             select(HourlyUsage.device_id, HourlyUsage.metric, HourlyUsage.hour,
@@ -63,7 +64,7 @@ async def note_activity(
                    HourlyUsage.hour <= hi)
         )
         for device_id, metric, hour, value in rows.all():
-            if device_id not in newest or hour < hour_floor(first[device_id]):
+            if device_id not in newest or hour < hour_floor(first[device_id]) - HOUR:
                 continue
             end = min(hour + HOUR, newest[device_id])
             if value >= life_per_hour.get(metric, float("inf")):

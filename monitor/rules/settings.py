@@ -26,6 +26,11 @@ class Part(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
 
+def _new(model: type[Any]) -> Any:
+    """A default factory (the pydantic mypy types want a plain callable)."""
+    return lambda: model.model_validate({})
+
+
 class VitalsRules(Part):
     heart_rate_low: float = Field(40, description="Heart rate below this (bpm) is too slow.")
     heart_rate_high: float = Field(130, description="Heart rate above this (bpm) is too fast.")
@@ -124,13 +129,13 @@ class QuietHours(Part):
 class RuleSet(Part):
     """The thresholds of every rule; what one elder gets after the overrides."""
 
-    vitals: VitalsRules = Field(default_factory=lambda: VitalsRules.model_validate({}), description="Sustained vitals.")
-    inactivity: InactivityRules = Field(default_factory=lambda: InactivityRules.model_validate({}),
+    vitals: VitalsRules = Field(default_factory=_new(VitalsRules), description="Sustained vitals.")
+    inactivity: InactivityRules = Field(default_factory=_new(InactivityRules),
                                         description="No use, no movement, no sign of life.")
-    continuous: ContinuousRules = Field(default_factory=lambda: ContinuousRules.model_validate({}),
+    continuous: ContinuousRules = Field(default_factory=_new(ContinuousRules),
                                         description="Water never off; power high at night.")
-    device: DeviceRules = Field(default_factory=lambda: DeviceRules.model_validate({}), description="Device health.")
-    routine: RoutineRules = Field(default_factory=lambda: RoutineRules.model_validate({}),
+    device: DeviceRules = Field(default_factory=_new(DeviceRules), description="Device health.")
+    routine: RoutineRules = Field(default_factory=_new(RoutineRules),
                                   description="Departures from the elder's own routine.")
 
 
@@ -140,7 +145,7 @@ OVERRIDABLE = ("vitals", "inactivity", "continuous", "device", "routine")
 class RulesFile(RuleSet):
     """The whole rules.yaml."""
 
-    quiet_hours: QuietHours = Field(default_factory=lambda: QuietHours.model_validate({}), description="Night, local.")
+    quiet_hours: QuietHours = Field(default_factory=_new(QuietHours), description="Night, local.")
     hysteresis_min: float = Field(
         60, ge=0, description="Minutes a condition must be gone before its alarm clears, and "
         "minutes after a clear before the same alarm may open again.")
