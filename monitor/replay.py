@@ -30,7 +30,7 @@ from monitor.registry import RegistryFile, load_registry
 from monitor.rules.engine import RuleEngine
 from monitor.rules.source import RulesSource
 from monitor.store.db import Database
-from monitor.store.models import Alarm
+from monitor.store.models import Absence, Alarm
 from monitor.telemetry.reading import Reading
 from monitor.telemetry.usage import record_usage
 from monitor.timeutil import parse_ts
@@ -158,9 +158,14 @@ async def replay(
     recording: list[Recorded], registry: RegistryFile, config: Config,
     rules: RulesSource | None = None, step: timedelta = STEP,
     progress: Callable[[int], None] | None = None, workdir: Path | None = None,
+    keep: Path | None = None, absences: Sequence[tuple[str, datetime, datetime]] = (),
 ) -> ReplayResult:
-    """Run a sorted recording through a fresh store; the alarms it raised, in event time."""
-    with tempfile.TemporaryDirectory(prefix="tanfang-replay-", dir=workdir) as tmp:
+    """Run a sorted recording through a fresh store; the alarms it raised, in event time.
+
+    `keep`: a directory where the store stays afterwards (to look into it), else a temp one.
+    """
+    with tempfile.TemporaryDirectory(prefix="tanfang-replay-", dir=workdir) as temp:
+        tmp = str(keep) if keep is not None else temp
         settings = config.model_copy(update={
             "database": config.database.model_copy(update={"url": f"sqlite:///{tmp}/state.db"}),
             # A recording may run ahead of the wall clock: nothing in it is "in the future".
@@ -170,6 +175,10 @@ async def replay(
         try:
             await db.migrate()
             await load_registry(db, registry, "replay")
+            if absences:
+                async with db.transaction() as session:
+                    session.add_all([Absence(elder_id=e, starts_at=s, ends_at=t, reason="replay")
+                                     for e, s, t in absences])
             result = await _run(db, settings, recording, rules, step, progress)
         finally:
             await db.close()

@@ -39,6 +39,8 @@ class DeviceRow:
 
     def horizon(self, now: datetime) -> datetime:
         """Event time up to which its telemetry is known (batched meters upload late)."""
+        if self.type == "motion_sensor":  # speaks only when something moves; status says it is up
+            return min(now, self.last_seen_at) if self.last_seen_at is not None else now
         ts = (self.last_reading or {}).get("ts")
         known = datetime.fromisoformat(ts) if isinstance(ts, str) else self.last_seen_at
         return min(now, known) if known is not None else now
