@@ -24,6 +24,7 @@ from monitor.timeutil import hour_floor
 from monitor.visits.remote_check import ACTIVITY_METRIC
 
 HOUR = timedelta(hours=1)
+RECHECK = timedelta(hours=26)  # a day's backlog, and the hours around it
 # A dry hour: less water than half the 1 L resolution of a household meter.
 DRY_M3 = 0.0005
 
@@ -53,24 +54,26 @@ async def note_activity(
         return
     metered = [d for d, t in kinds.items() if t != "motion_sensor"]
     idle: dict[str, datetime] = {}
+    recomputed: dict[str, datetime] = {}
     if metered:
-        # One hour back: the hour before a lone reading is complete only now (dry or not).
-        lo = hour_floor(min(first[d] for d in metered)) - HOUR
-        hi = max(newest[d] for d in metered)
+        # Usage per hour is recomputed as readings fill gaps (a gap's delta is first spread
+        # evenly), so the newest active hour is read again over a window reaching back
+        # RECHECK before the batch, and replaces what an earlier batch concluded there.
+        lo = hour_floor(min(first[d] for d in metered)) - RECHECK
         rows = await session.execute(
             select(HourlyUsage.device_id, HourlyUsage.metric, HourlyUsage.hour,
                    HourlyUsage.value)
-            .where(HourlyUsage.device_id.in_(metered), HourlyUsage.hour >= lo,
-                   HourlyUsage.hour <= hi)
+            .where(HourlyUsage.device_id.in_(metered), HourlyUsage.hour >= lo)
         )
         for device_id, metric, hour, value in rows.all():
-            if device_id not in newest or hour < hour_floor(first[device_id]) - HOUR:
-                continue
-            end = min(hour + HOUR, newest[device_id])
+            end = hour + HOUR  # usage is known by the hour: its end, the cautious side
             if value >= life_per_hour.get(metric, float("inf")):
-                active[device_id] = max(active.get(device_id, end), end)
-            if metric == "water_m3" and value < DRY_M3 and hour + HOUR <= newest[device_id]:
+                recomputed[device_id] = max(recomputed.get(device_id, end), end)
+            # The hour before a lone reading is complete only now (dry or not).
+            if metric == "water_m3" and value < DRY_M3 and hour + HOUR <= newest[device_id] \
+                    and hour >= hour_floor(first[device_id]) - HOUR:
                 idle[device_id] = max(idle.get(device_id, end), end)
+        await _recheck(session, recomputed, lo)
     await _forward(session, "last_active_at", active)
     await _forward(session, "last_idle_at", idle)
     # A device's first report starts its clocks: silence is measured from there.
@@ -87,6 +90,18 @@ async def _forward(session: AsyncSession, column: str, values: dict[str, datetim
     stmt = (update(table).where(table.c.id == bindparam("d"))
             .where(col.is_(None) | (col < bindparam("t"))).values({column: bindparam("t")}))
     await session.execute(stmt, [{"d": d, "t": t} for d, t in sorted(values.items())])
+
+
+async def _recheck(session: AsyncSession, values: dict[str, datetime], lo: datetime) -> None:
+    """Newest active hour as recomputed: forward, or back when it lay inside the window."""
+    if not values:
+        return
+    table: Table = Device.__table__  # type: ignore[assignment]
+    col = table.c.last_active_at
+    stmt = (update(table).where(table.c.id == bindparam("d"))
+            .where(col.is_(None) | (col < bindparam("t")) | (col >= bindparam("lo")))
+            .values(last_active_at=bindparam("t")))
+    await session.execute(stmt, [{"d": d, "t": t, "lo": lo} for d, t in sorted(values.items())])
 
 
 async def _start(session: AsyncSession, column: str, values: dict[str, datetime]) -> None:

@@ -32,6 +32,7 @@ from monitor.rules.lookup import (
     chunks,
     device_rows,
     elders_of,
+    newest_readings,
 )
 from monitor.rules.settings import Rules
 from monitor.store.models import Device, HourlyUsage, RegisterReading
@@ -83,6 +84,7 @@ async def find_running(
         return []
     elders = await elders_of(session, {str(d.elder_id) for d in candidates})
     factor = rules.factor(now)
+    newest = await newest_readings(session, candidates)
     judged: list[tuple[DeviceRow, datetime, datetime, timedelta]] = []
     for device in candidates:
         elder = elders.get(str(device.elder_id))
@@ -92,7 +94,7 @@ async def find_running(
         if offline(device, now, heartbeat_s, settings):
             continue
         hours = timedelta(hours=settings.continuous.water_hours * factor)
-        horizon = device.horizon(now)
+        horizon = device.horizon(now, newest)
         if horizon - device.last_idle_at < hours:
             continue
         judged.append((device, horizon - hours, horizon,

@@ -31,6 +31,7 @@ from monitor.rules.lookup import (
     device_rows,
     devices_of,
     elders_of,
+    newest_readings,
 )
 from monitor.rules.settings import QuietHours, Rules, RuleSet
 from monitor.store.models import Device, HourlyUsage
@@ -108,11 +109,13 @@ async def find_inactivity(
         settings = rules.for_elder(elder_id, elder.categories)
         inact = settings.inactivity
         online: list[Silence] = []
-        for device in devices.get(elder_id, []):
-            if device.last_active_at is None or offline(device, now, heartbeat_s, settings):
-                continue
+        live = [d for d in devices.get(elder_id, [])
+                if d.last_active_at is not None and not offline(d, now, heartbeat_s, settings)]
+        newest = await newest_readings(session, live)
+        for device in live:
+            assert device.last_active_at is not None
             since = max(device.last_active_at, back) if back else device.last_active_at
-            online.append(Silence(device, since, device.horizon(now)))
+            online.append(Silence(device, since, device.horizon(now, newest)))
         for silence in online:
             kind, field = SENSORS[silence.device.type]
             hours = timedelta(hours=getattr(inact, field) * factor)

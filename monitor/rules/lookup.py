@@ -8,10 +8,10 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from monitor.store.models import Absence, Device, Elder
+from monitor.store.models import Absence, Device, Elder, RegisterReading
 
 CHUNK = 1000
 
@@ -37,13 +37,26 @@ class DeviceRow:
     battery_pct: float | None = None
     last_reading: dict[str, Any] | None = field(default=None, repr=False)
 
-    def horizon(self, now: datetime) -> datetime:
+    def horizon(self, now: datetime, newest: dict[str, datetime]) -> datetime:
         """Event time up to which its telemetry is known (batched meters upload late)."""
+        known = newest.get(self.id, self.last_seen_at)
         if self.type == "motion_sensor":  # speaks only when something moves; status says it is up
-            return min(now, self.last_seen_at) if self.last_seen_at is not None else now
-        ts = (self.last_reading or {}).get("ts")
-        known = datetime.fromisoformat(ts) if isinstance(ts, str) else self.last_seen_at
+            known = self.last_seen_at
         return min(now, known) if known is not None else now
+
+
+async def newest_readings(session: AsyncSession, devices: Iterable[DeviceRow]
+                          ) -> dict[str, datetime]:
+    """Event time of the newest register reading of each metered device (an index seek each)."""
+    out: dict[str, datetime] = {}
+    for device in devices:
+        if device.type == "motion_sensor":
+            continue
+        ts = (await session.execute(select(func.max(RegisterReading.ts)).where(
+            RegisterReading.device_id == device.id))).scalar_one_or_none()
+        if ts is not None:
+            out[device.id] = ts
+    return out
 
 
 DEVICE_COLUMNS = (Device.id, Device.type, Device.elder_id, Device.last_seen_at,

@@ -139,6 +139,12 @@ class RuleSet(Part):
                                   description="Departures from the elder's own routine.")
 
 
+# Tighter for elders with nobody else at home to notice (as config/rules.yaml ships them).
+DEFAULT_CATEGORIES: dict[str, dict[str, Any]] = {
+    "独居": {"inactivity": {"water_hours": 10, "motion_hours": 10, "any_hours": 8}},
+    "失能": {"inactivity": {"water_hours": 10, "any_hours": 8}},
+    "重残": {"inactivity": {"any_hours": 8}},
+}
 OVERRIDABLE = ("vitals", "inactivity", "continuous", "device", "routine")
 
 
@@ -153,7 +159,8 @@ class RulesFile(RuleSet):
         0.75, gt=0, le=1, description="Durations are multiplied by this on festival and "
         "extreme-weather days of the calendar.")
     categories: dict[str, dict[str, Any]] = Field(
-        default_factory=dict, description="Overrides per elder category (独居, 空巢 ...).")
+        default_factory=lambda: {k: dict(v) for k, v in DEFAULT_CATEGORIES.items()},
+        description="Overrides per elder category (独居, 空巢 ...).")
     elders: dict[str, dict[str, Any]] = Field(
         default_factory=dict, description="Overrides per elder id (applied last).")
     calendar: list[CareDayEntry] = Field(default_factory=list,
