@@ -16,7 +16,7 @@ from __future__ import annotations
 import logging
 import zlib
 from collections.abc import Awaitable, Callable, Sequence
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import select, text
@@ -25,7 +25,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from monitor.alarms.service import AlarmDecision
 from monitor.config import Config
 from monitor.metrics import Metrics
-from monitor.rules import continuous, device_health, inactivity
+from monitor.rules import continuous, device_health, inactivity, routine
 from monitor.rules.activity import note_activity
 from monitor.rules.episodes import load_states, settle
 from monitor.rules.lookup import elders_of
@@ -61,6 +61,7 @@ class RuleEngine:
         self.metrics = metrics
         self.listeners: list[Callable[[Alarm, bool], None]] = []
         self._untested_at: datetime | None = None
+        self._routine_day: date | None = None
 
     @property
     def rules(self) -> Rules:
@@ -179,6 +180,12 @@ class RuleEngine:
         """Water in every half hour of a day (continuous.py)."""
         return await continuous.find_running(session, now, self.rules, self.heartbeat_s)
 
+    async def find_departures(self, session: AsyncSession, now: datetime
+                              ) -> list[AlarmDecision]:
+        """Yesterday (local) against the elder's own routine, and last night's power."""
+        return await routine.find_departures(session, routine.local_day_before(now), self.rules,
+                                             self.config.coverage.remote_check)
+
     async def sweep(self, now: datetime | None = None) -> Opened:
         """Run every sweep at `now` (event time; default the wall clock) and settle episodes."""
         now = now or utcnow()
@@ -197,6 +204,10 @@ class RuleEngine:
                     or now < self._untested_at:
                 plan.append((("button_untested",), self.find_untested))
                 self._untested_at = now
+            yesterday = routine.local_day_before(now)
+            if self._routine_day != yesterday:
+                plan.append((routine.KINDS, self.find_departures))
+                self._routine_day = yesterday
             for kinds, finder in plan:
                 found = await finder(session, now)
                 opened += await self._reconcile(session, kinds, found, now, rules)
