@@ -80,6 +80,7 @@ class Monitor:
         self._spawn(self._every(2.0, self.pipeline.flush_activity), "device activity")
         self._spawn(self._every(self.config.rules.sweep_interval_s, self.rules.sweep),
                     "rule sweeps")
+        self._spawn(self._every(600.0, self.rules.daily), "daily rules")
         if threading.current_thread() is threading.main_thread():
             with contextlib.suppress(NotImplementedError, RuntimeError):
                 asyncio.get_running_loop().add_signal_handler(

@@ -218,6 +218,7 @@ async def _run(
         while clock is not None and item.at >= clock:
             await flush()
             await engine.sweep(clock)
+            await engine.daily(clock)
             clock += step
         batch.append(ReceivedMessage(item.topic, item.payload, qos=1))
         if len(batch) >= BATCH:

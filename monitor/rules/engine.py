@@ -42,6 +42,7 @@ logger = logging.getLogger(__name__)
 Finder = Callable[[AsyncSession, datetime], Awaitable[list[AlarmDecision]]]
 Opened = list[tuple[Alarm, bool]]
 SWEEP_LOCK = zlib.crc32(b"tanfang rule sweep")
+DAILY_LOCK = zlib.crc32(b"tanfang daily rules")
 UNTESTED_EVERY = timedelta(hours=6)
 
 
@@ -204,10 +205,6 @@ class RuleEngine:
                     or now < self._untested_at:
                 plan.append((("button_untested",), self.find_untested))
                 self._untested_at = now
-            yesterday = routine.local_day_before(now)
-            if self._routine_day != yesterday:
-                plan.append((routine.KINDS, self.find_departures))
-                self._routine_day = yesterday
             for kinds, finder in plan:
                 found = await finder(session, now)
                 opened += await self._reconcile(session, kinds, found, now, rules)
@@ -215,11 +212,29 @@ class RuleEngine:
         self.announce(opened)
         return opened
 
-    async def _lock(self, session: AsyncSession) -> bool:
+    async def daily(self, now: datetime | None = None) -> Opened:
+        """The daily rules (own routine, night power) for the day before, once a local day.
+
+        They read every elder's usage per day in chunks: their own job and transaction,
+        never inside the minute sweeps."""
+        now = now or utcnow()
+        yesterday = routine.local_day_before(now)
+        if self._routine_day == yesterday:
+            return []
+        opened: Opened = []
+        async with self.db.transaction() as session:
+            if not await self._lock(session, DAILY_LOCK):
+                return []
+            found = await self.find_departures(session, now)
+            opened = await self._reconcile(session, routine.KINDS, found, now, self.rules)
+        self._routine_day = yesterday
+        self.announce(opened)
+        return opened
+
+    async def _lock(self, session: AsyncSession, key: int = SWEEP_LOCK) -> bool:
         if session.get_bind().dialect.name != "postgresql":
             return True  # SQLite: BEGIN IMMEDIATE already makes writers take turns
-        got = await session.execute(text("SELECT pg_try_advisory_xact_lock(:k)"),
-                                    {"k": SWEEP_LOCK})
+        got = await session.execute(text("SELECT pg_try_advisory_xact_lock(:k)"), {"k": key})
         return bool(got.scalar_one())
 
     async def _reconcile(self, session: AsyncSession, kinds: Sequence[str],

@@ -98,6 +98,7 @@ async def find_inactivity(
     water: list[tuple[Silence, datetime, AlarmDecision]] = []
     factor = rules.factor(now)
     quiet = rules.spec.quiet_hours
+    newest = await newest_readings(session, [d for ds in devices.values() for d in ds])
     for elder_id in elder_ids:
         elder = elders.get(elder_id)
         if elder is None or not elder.active:
@@ -111,7 +112,6 @@ async def find_inactivity(
         online: list[Silence] = []
         live = [d for d in devices.get(elder_id, [])
                 if d.last_active_at is not None and not offline(d, now, heartbeat_s, settings)]
-        newest = await newest_readings(session, live)
         for device in live:
             assert device.last_active_at is not None
             since = max(device.last_active_at, back) if back else device.last_active_at

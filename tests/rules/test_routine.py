@@ -9,7 +9,7 @@ from monitor.store.db import Database
 from monitor.store.models import HourlyUsage
 from monitor.visits.weeks import day_start
 from tests.fixtures.factories import MakeElder
-from tests.rules.common import HOUR, Home, kinds
+from tests.rules.common import HOUR, Home
 
 DAY = date(2026, 11, 30)  # the day judged
 
@@ -43,7 +43,7 @@ async def test_a_day_with_a_fraction_of_the_usual_use(sqlite_db: Database,
     power[DAY] = 0.5
     await _history(sqlite_db, "pm-1", "power_kwh", power)
     home = await Home(sqlite_db).start()
-    opened = await home.sweep(day_start(DAY + timedelta(days=1)) + 2 * HOUR)
+    opened = [a for a, _ in await home.engine.daily(day_start(DAY + timedelta(days=1)) + 2 * HOUR)]
     assert sorted((a.kind, a.elder_id) for a in opened) == [
         ("night_power", "E2"), ("routine_departure", "E1")]
     departure = next(a for a in opened if a.kind == "routine_departure")
@@ -62,7 +62,7 @@ async def test_one_quiet_device_beside_a_busy_one_is_no_departure(
     days[DAY] = 0.01
     await _history(sqlite_db, "wm-1", "water_m3", days)
     home = await Home(sqlite_db).start()
-    assert kinds(await home.sweep(day_start(DAY + timedelta(days=1)) + 2 * HOUR)) == []
+    assert await home.engine.daily(day_start(DAY + timedelta(days=1)) + 2 * HOUR) == []
 
 
 async def test_weekly_drift(sqlite_db: Database, make_elder: MakeElder) -> None:
