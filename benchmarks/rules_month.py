@@ -72,8 +72,12 @@ def _explains(incident: Incident, alarm: dict[str, Any]) -> bool:
     kinds, after = EXPECT.get(incident.kind, (set(), timedelta(0)))
     follow = FOLLOW_UP.get(incident.kind, set())
     end = (incident.until or incident.at) + after
-    if incident.kind == "battery_low":  # our threshold (20 %) is above the simulator's (15 %)
-        return alarm["kind"] in kinds and incident.at - timedelta(days=40) <= at <= end
+    if incident.kind == "battery_low":
+        # Our threshold (20 %) is above the simulator's (15 %); a battery left to run down
+        # then kills its device, which is rightly reported offline.
+        return (alarm["kind"] in kinds | {"device_offline"}
+                and alarm["device_id"] == incident.device_id
+                and incident.at - timedelta(days=40) <= at <= end)
     if incident.kind == "device_offline":  # the device is named in the alarm
         return alarm["kind"] in kinds and incident.at <= at <= end
     return alarm["kind"] in kinds | follow and incident.at - timedelta(hours=1) <= at <= end
