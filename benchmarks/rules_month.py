@@ -132,6 +132,8 @@ def markdown(result: dict[str, Any], households: int, days: int, seconds: float,
     ]
     for row in result["found"] + result["missed"]:
         delay = "missed" if row["delay_min"] is None else f"{row['delay_min']:.0f} min"
+        if row["delay_min"] is not None and row["delay_min"] < 0:
+            delay = "already open (an old cell under 20 %)"
         lines.append(f"| {row['kind']} | {row['elder_id']} | {row['at'][:16]} | "
                      f"{', '.join(row['alarms']) or '-'} | {delay} |")
     lines += ["", f"All alarms: {result['alarms']} "
