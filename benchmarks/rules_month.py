@@ -22,13 +22,16 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+import yaml
+
 from devices.simulator import Timeline, demo_registry, parse_scenario
 from devices.simulator.scenarios import Incident
 from monitor.config import Config
 from monitor.registry import parse_registry
 from monitor.replay import MONTH_DAYS, Recorded, replay
+from monitor.rules.settings import Rules, parse_rules
 from monitor.rules.source import RulesSource
-from monitor.timeutil import parse_ts
+from monitor.timeutil import parse_ts, to_local
 
 START = datetime(2026, 11, 2, 16, 0, tzinfo=UTC)  # local midnight, a Monday
 SEED = 7
@@ -174,7 +177,7 @@ async def main_async(args: argparse.Namespace) -> dict[str, Any]:
         truth = [i for i in truth if i.elder_id is None or i.elder_id in mine]
     away = [(i.elder_id, i.at, i.until) for i in truth
             if i.kind == "away" and i.elder_id and i.until]
-    rules = RulesSource(args.rules)
+    rules = RulesSource(args.rules, _with_heat(args.rules, truth))
     t0 = time.monotonic()
     done = [0]
 
@@ -211,6 +214,18 @@ def merge(paths: list[Path], args: argparse.Namespace) -> dict[str, Any]:
     evaluation["markdown"] = markdown(evaluation, args.households, args.days, seconds,
                                       sum(part["messages"] for part in parts))
     return evaluation
+
+
+def _with_heat(path: str, truth: list[Incident]) -> Rules:
+    """The rules file, with the heatwave in its calendar as the operator would enter it."""
+    spec = yaml.safe_load(Path(path).read_text(encoding="utf-8")) or {}
+    for heat in (i for i in truth if i.kind == "heatwave" and i.until):
+        assert heat.until is not None
+        spec.setdefault("calendar", []).append({
+            "from": to_local(heat.at).date().isoformat(),
+            "to": to_local(heat.until - timedelta(seconds=1)).date().isoformat(),
+            "kind": "extreme_weather", "name": "高温"})
+    return parse_rules(yaml.safe_dump(spec, allow_unicode=True), path)
 
 
 def _within(spec: str, days: int) -> bool:

@@ -11,7 +11,9 @@ or a week away, and days without data are not days without use. Fewer than
   quiet meter beside a busy one is not a departure; a planned absence is not either).
 - Night power (`night_power`): power over last night's quiet hours above
   `night_power_factor` times the elder's usual night (median of the same hours over the
-  history) and above `night_power_min_kwh`: a heater or a cooker left on.
+  history) and above `night_power_min_kwh`: a heater or a cooker left on. Not judged on
+  the extreme-weather days of the calendar, when the whole district runs its air
+  conditioners or heaters all night.
 - Drift (weekly, `drift_report`): devices whose last 7 days average differs from the
   baseline by more than `drift_fraction`; a report for the community, not an alarm.
 
@@ -98,6 +100,8 @@ async def _judge_chunk(session: AsyncSession, chunk: list[str], day: date, rules
     start, end = day_start(day), day_start(day + timedelta(days=1))
     away = await absences_of(session, devices, start, end)
     nights = await _night_power(session, devices, day, longest, rules)
+    hot = any((care := rules.calendar.on(d)) is not None and care.kind == "extreme_weather"
+              for d in (day - timedelta(days=1), day))
     out: list[AlarmDecision] = []
     for elder_id, own in sorted(devices.items()):
         elder = elders.get(elder_id)
@@ -123,6 +127,8 @@ async def _judge_chunk(session: AsyncSession, chunk: list[str], day: date, rules
                             for d, (t, m) in figures.items()}}))
         night = nights.get(elder_id)
         cont = settings.continuous
+        if hot:
+            night = None  # air conditioning or heating all night is what such nights are for
         if night is not None and night[1] > 0 and night[0] > cont.night_power_min_kwh \
                 and night[0] > cont.night_power_factor * night[1]:
             out.append(_decision(elder, "night_power", cont.severity, night[2], {
