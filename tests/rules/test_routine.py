@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import date, timedelta
+from pathlib import Path
 
 from monitor.rules.routine import drift_report
 from monitor.store.db import Database
@@ -74,3 +75,14 @@ async def test_weekly_drift(sqlite_db: Database, make_elder: MakeElder) -> None:
         drift = await drift_report(session, DAY, home.engine.rules,
                                    home.config.coverage.remote_check)
     assert [(d.device_id, round(d.ratio, 2)) for d in drift] == [("wm-1", 0.5)]
+
+
+async def test_no_night_power_alarm_in_extreme_weather(
+    sqlite_db: Database, make_elder: MakeElder, tmp_path: Path
+) -> None:
+    await make_elder(sqlite_db, "E2", devices={"pm-2": "power_meter"})
+    power = {DAY - timedelta(days=k): 3.0 for k in range(0, 15)}
+    await _history(sqlite_db, "pm-2", "power_kwh", power, night_kwh={DAY: 4.0}, elder="E2")
+    heat = f"calendar:\n  - {{date: {DAY.isoformat()}, kind: extreme_weather, name: 寒潮}}\n"
+    home = await Home(sqlite_db, heat, tmp_path).start()
+    assert await home.engine.daily(day_start(DAY + timedelta(days=1)) + 2 * HOUR) == []
