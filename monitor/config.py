@@ -355,7 +355,12 @@ class AlarmsConfig(Section):
 
 class RulesConfig(Section):
     file: str | None = Field(
-        None, description="Path of rules.yaml (thresholds, calendar); empty: built-in defaults."
+        None, description="Path of rules.yaml (thresholds, calendar); empty: built-in defaults. "
+        "Reread when it changes or on SIGHUP; a bad file keeps the rules in force."
+    )
+    sweep_interval_s: float = Field(
+        60.0, gt=0, description="Seconds between sweeps of the clock-driven rules (inactivity, "
+        "device offline, battery, continuous water)."
     )
 
 

@@ -22,6 +22,7 @@ from monitor.ingest.pipeline import Pipeline
 from monitor.metrics import Metrics
 from monitor.notify import close_notifiers, make_notifiers
 from monitor.notify.outbox import Outbox
+from monitor.rules.engine import RuleEngine
 from monitor.store.db import Database
 from monitor.telemetry.reading import Reading
 from monitor.telemetry.store import make_telemetry_store
@@ -45,8 +46,8 @@ class Monitor:
         self.telemetry = make_telemetry_store(config.telemetry, self.metrics, self._dead_letter)
         self.source = MqttSource(config.mqtt, config.ingest.batch_max)
         self.login_throttle = LoginThrottle()
-        # Festival and extreme-weather days; the rules branch loads them from rules.yaml.
-        self.calendar = CareCalendar()
+        self.rules = RuleEngine(self.db, config, metrics=self.metrics)
+        self.rules.listeners = self.pipeline.alarm_listeners  # the same ears for rule alarms
         self.remote_check = RemoteCheck(self.db, config.coverage.remote_check)
         self.notifiers = make_notifiers(config.notify, config.api.public_url)
         self.escalation = EscalationEngine(self.db, config.escalation, set(self.notifiers))
@@ -54,11 +55,18 @@ class Monitor:
                              config.api.public_url)
         self._tasks: list[asyncio.Task[Any]] = []
 
+    @property
+    def calendar(self) -> CareCalendar:
+        """Festival and extreme-weather days, from rules.yaml (reloaded with it)."""
+        return self.rules.rules.calendar
+
     async def _store_readings(self, readings: Sequence[Reading]) -> None:
-        """Raw points to the telemetry store, usage per hour to the state store."""
+        """Raw points to the telemetry store; usage per hour and reading rules to the store."""
         await self.telemetry.write(readings)
         async with self.db.transaction() as session:
             await record_usage(session, readings)
+            opened = await self.rules.on_readings(session, readings)
+        self.rules.announce(opened)
 
     async def _dead_letter(self, reason: str, payload: str, error: str) -> None:
         """A line the telemetry backend refused, kept where people read dead letters."""
@@ -77,6 +85,13 @@ class Monitor:
         await self.source.connect()
         self._spawn(self.source.run(self.pipeline.handle), "ingest")
         self._spawn(self._every(2.0, self.pipeline.flush_activity), "device activity")
+        self._spawn(self._every(self.config.rules.sweep_interval_s, self.rules.sweep),
+                    "rule sweeps")
+        self._spawn(self._every(600.0, self.rules.daily), "daily rules")
+        if threading.current_thread() is threading.main_thread():
+            with contextlib.suppress(NotImplementedError, RuntimeError):
+                asyncio.get_running_loop().add_signal_handler(
+                    signal.SIGHUP, self.rules.source.request_reload)
         remote = self.config.coverage.remote_check
         if remote.enabled:
             self._spawn(self._every(remote.interval_s, self.remote_check.run), "remote check")

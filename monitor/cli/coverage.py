@@ -22,7 +22,7 @@ def report_coverage(
     config_file: ConfigOpt = None,
 ) -> None:
     """Weekly visit coverage by street and community, with this week's to-do list."""
-    from monitor.calendar import CareCalendar
+    from monitor.rules.settings import read_rules
     from monitor.store.db import Database
     from monitor.visits.coverage import weekly_coverage
     from monitor.visits.report import render
@@ -33,15 +33,15 @@ def report_coverage(
     fmt: Literal["xlsx", "csv"] = "xlsx" if format == "xlsx" else "csv"
     config = setup(config_file)
     chosen = IsoWeek.parse(week) if week else IsoWeek.current()
+    calendar = read_rules(config.rules.file).calendar
 
     async def go() -> tuple[bytes, int, int]:
         db = Database(config.database.url)
         try:
             await db.migrate()
             async with db.transaction() as session:
-                # The rules branch provides the care calendar from rules.yaml.
                 report = await weekly_coverage(session, chosen, config.coverage,
-                                               CareCalendar(), community)
+                                               calendar, community)
             total = report.total()
             return render(report, fmt), total.required, total.covered
         finally:

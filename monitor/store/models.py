@@ -130,6 +130,13 @@ class Absence(Base):
 
 class Device(Base):
     __tablename__ = "devices"
+    # The rule sweeps select candidates by these (monitor/rules/): a range scan, never all rows.
+    __table_args__ = (
+        Index("ix_devices_last_active_at", "last_active_at"),
+        Index("ix_devices_last_seen_at", "last_seen_at"),
+        Index("ix_devices_battery_pct", "battery_pct"),
+        Index("ix_devices_last_idle_at", "last_idle_at"),
+    )
 
     id: Mapped[str] = mapped_column(String(64), primary_key=True)
     type: Mapped[str] = mapped_column(String(32))
@@ -142,6 +149,10 @@ class Device(Base):
     last_test_at: Mapped[datetime | None]
     last_reading: Mapped[dict[str, Any] | None] = mapped_column(JSON)
     installed_at: Mapped[datetime | None]
+    # Event time of the newest sign of life (use above monitor/rules/ thresholds) it reported.
+    last_active_at: Mapped[datetime | None]
+    # Water meters: event time of the end of the newest hour without water use (continuous use).
+    last_idle_at: Mapped[datetime | None]
 
 
 class Account(Base):

@@ -38,9 +38,11 @@ def console(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Daemon]:
     broker.start()
     directory = root / "daemon"
     directory.mkdir()
-    # The board's escalation chips come from add_notifications, not the live escalation.
+    # The board shows the seeded alarms and escalation chips: no live escalation, and no rule
+    # sweep (which would rightly add the seeded offline meters and low batteries) meanwhile.
     daemon = Daemon(directory, broker, f"sqlite:///{directory}/state.db",
-                    extra={"escalation": {"enabled": False}})
+                    extra={"escalation": {"enabled": False},
+                           "rules": {"sweep_interval_s": 86400}})
     try:
         daemon.write_config()
         daemon.load(small_registry(12))

@@ -189,11 +189,17 @@ def upgrade() -> None:
     sa.Column('last_test_at', monitor.store.models.UTCDateTime(), nullable=True),
     sa.Column('last_reading', sa.JSON(), nullable=True),
     sa.Column('installed_at', monitor.store.models.UTCDateTime(), nullable=True),
+    sa.Column('last_active_at', monitor.store.models.UTCDateTime(), nullable=True),
+    sa.Column('last_idle_at', monitor.store.models.UTCDateTime(), nullable=True),
     sa.ForeignKeyConstraint(['elder_id'], ['elders.id'], ),
     sa.PrimaryKeyConstraint('id')
     )
     with op.batch_alter_table('devices', schema=None) as batch_op:
+        batch_op.create_index('ix_devices_battery_pct', ['battery_pct'], unique=False)
         batch_op.create_index(batch_op.f('ix_devices_elder_id'), ['elder_id'], unique=False)
+        batch_op.create_index('ix_devices_last_active_at', ['last_active_at'], unique=False)
+        batch_op.create_index('ix_devices_last_idle_at', ['last_idle_at'], unique=False)
+        batch_op.create_index('ix_devices_last_seen_at', ['last_seen_at'], unique=False)
 
     op.create_table('duty_shifts',
     sa.Column('id', sa.Integer(), autoincrement=True, nullable=False),
@@ -302,7 +308,11 @@ def downgrade() -> None:
 
     op.drop_table('duty_shifts')
     with op.batch_alter_table('devices', schema=None) as batch_op:
+        batch_op.drop_index('ix_devices_last_seen_at')
+        batch_op.drop_index('ix_devices_last_idle_at')
+        batch_op.drop_index('ix_devices_last_active_at')
         batch_op.drop_index(batch_op.f('ix_devices_elder_id'))
+        batch_op.drop_index('ix_devices_battery_pct')
 
     op.drop_table('devices')
     op.drop_table('contacts')

@@ -1,0 +1,122 @@
+"""Signs of life per device, kept on the device row so the sweeps find silent ones by index.
+
+After each batch of readings (and its usage per hour), every activity device of the batch
+gets `last_active_at`: the end of its newest hour with use of at least `life_per_hour` of
+its metric (capped at its newest reading), or, for motion, the newest motion. A device's
+first reading starts its clock (`last_active_at` is never null once it has reported). Water
+meters also get `last_idle_at`, the end of their newest hour without water (a dry hour),
+for the continuous-use rule. Both only move forward, so late, out-of-order readings and two
+daemons writing at once leave the newest value.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Sequence
+from datetime import datetime, timedelta
+
+from sqlalchemy import Table, bindparam, select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from monitor.store.models import Device, HourlyUsage
+from monitor.telemetry.reading import Reading
+from monitor.timeutil import hour_floor
+from monitor.visits.remote_check import ACTIVITY_METRIC
+
+HOUR = timedelta(hours=1)
+RECHECK = timedelta(hours=26)  # a day's backlog, and the hours around it
+# A dry hour: less water than half the 1 L resolution of a household meter.
+DRY_M3 = 0.0005
+
+
+def _is_motion(reading: Reading) -> bool:
+    return reading.fields.get("motion") is True or reading.fields.get("door_open") is True
+
+
+async def note_activity(
+    session: AsyncSession, readings: Sequence[Reading], life_per_hour: dict[str, float]
+) -> None:
+    """Move `last_active_at` / `last_idle_at` of the batch's devices forward, in one transaction."""
+    first: dict[str, datetime] = {}
+    newest: dict[str, datetime] = {}
+    kinds: dict[str, str] = {}
+    active: dict[str, datetime] = {}
+    for reading in readings:
+        if reading.device_type not in ACTIVITY_METRIC:
+            continue
+        d = reading.device_id
+        kinds[d] = reading.device_type
+        first[d] = min(first.get(d, reading.ts), reading.ts)
+        newest[d] = max(newest.get(d, reading.ts), reading.ts)
+        if reading.device_type == "motion_sensor" and _is_motion(reading):
+            active[d] = max(active.get(d, reading.ts), reading.ts)
+    if not kinds:
+        return
+    metered = [d for d, t in kinds.items() if t != "motion_sensor"]
+    idle: dict[str, datetime] = {}
+    recomputed: dict[str, datetime] = {}
+    if metered:
+        # Usage per hour is recomputed as readings fill gaps (a gap's delta is first spread
+        # evenly), so the newest active hour is read again over a window reaching back
+        # RECHECK before the batch, and replaces what an earlier batch concluded there.
+        lo = hour_floor(min(first[d] for d in metered)) - RECHECK
+        rows = await session.execute(
+            select(HourlyUsage.device_id, HourlyUsage.metric, HourlyUsage.hour,
+                   HourlyUsage.value)
+            .where(HourlyUsage.device_id.in_(metered), HourlyUsage.hour >= lo)
+        )
+        for device_id, metric, hour, value in rows.all():
+            end = hour + HOUR  # usage is known by the hour: its end, the cautious side
+            if value >= life_per_hour.get(metric, float("inf")):
+                recomputed[device_id] = max(recomputed.get(device_id, end), end)
+            # The hour before a lone reading is complete only now (dry or not).
+            if metric == "water_m3" and value < DRY_M3 and hour + HOUR <= newest[device_id] \
+                    and hour >= hour_floor(first[device_id]) - HOUR:
+                idle[device_id] = max(idle.get(device_id, end), end)
+        await _recheck(session, recomputed, lo)
+    await _forward(session, "last_active_at", active)
+    await _forward(session, "last_idle_at", idle)
+    # A device's first report starts its clocks: silence is measured from there.
+    await _start(session, "last_active_at", first)
+    await _start(session, "last_idle_at",
+                 {d: t for d, t in first.items() if kinds[d] == "water_meter"})
+
+
+async def _forward(session: AsyncSession, column: str, values: dict[str, datetime]) -> None:
+    if not values:
+        return
+    table: Table = Device.__table__  # type: ignore[assignment]
+    col = table.c[column]
+    stmt = (update(table).where(table.c.id == bindparam("d"))
+            .where(col.is_(None) | (col < bindparam("t"))).values({column: bindparam("t")}))
+    await session.execute(stmt, [{"d": d, "t": t} for d, t in sorted(values.items())])
+
+
+async def _recheck(session: AsyncSession, values: dict[str, datetime], lo: datetime) -> None:
+    """Newest active hour as recomputed: forward, or back when it lay inside the window."""
+    if not values:
+        return
+    table: Table = Device.__table__  # type: ignore[assignment]
+    col = table.c.last_active_at
+    stmt = (update(table).where(table.c.id == bindparam("d"))
+            .where(col.is_(None) | (col < bindparam("t")) | (col >= bindparam("lo")))
+            .values(last_active_at=bindparam("t")))
+    await session.execute(stmt, [{"d": d, "t": t, "lo": lo} for d, t in sorted(values.items())])
+
+
+async def _start(session: AsyncSession, column: str, values: dict[str, datetime]) -> None:
+    if not values:
+        return
+    table: Table = Device.__table__  # type: ignore[assignment]
+    col = table.c[column]
+    stmt = (update(table).where(table.c.id == bindparam("d")).where(col.is_(None))
+            .values({column: bindparam("t")}))
+    await session.execute(stmt, [{"d": d, "t": t} for d, t in sorted(values.items())])
+
+
+def group_by_device(readings: Sequence[Reading]) -> dict[str, list[Reading]]:
+    """Readings of each device, oldest first."""
+    out: dict[str, list[Reading]] = defaultdict(list)
+    for reading in sorted(readings, key=lambda r: r.ts):
+        out[reading.device_id].append(reading)
+    return out
