@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import bindparam, select, update
 
 from monitor.alarms.service import AlarmDecision, log_event, raise_alarm
 from monitor.config import Config
@@ -309,25 +309,42 @@ class Pipeline:
         if not self._activity:
             return
         pending, self._activity = self._activity, {}
+        seen = [{"d_id": device_id, "d_ts": act.last_seen_at}
+                for device_id, act in pending.items()]
+        # One executemany per set of columns: the statement is compiled once per set.
+        changes: dict[tuple[str, ...], list[dict[str, Any]]] = {}
+        for device_id, act in pending.items():
+            values = {name: getattr(act, name) for name in ACTIVITY_COLUMNS
+                      if getattr(act, name) is not None}
+            if values:
+                changes.setdefault(tuple(values), []).append(
+                    {"d_id": device_id, **{f"d_{k}": v for k, v in values.items()}})
         try:
             async with self.db.transaction() as session:
-                for device_id, act in pending.items():
-                    await session.execute(
-                        update(Device).where(Device.id == device_id).where(
-                            Device.last_seen_at.is_(None) | (Device.last_seen_at < act.last_seen_at)
-                        ).values(last_seen_at=act.last_seen_at)
-                    )
-                    values = {name: getattr(act, name) for name in
-                              ("online", "battery_pct", "signal_dbm", "last_reading")
-                              if getattr(act, name) is not None}
-                    if values:
-                        await session.execute(
-                            update(Device).where(Device.id == device_id).values(**values)
-                        )
+                connection = await session.connection()
+                await connection.execute(_SEEN, seen)
+                for names, rows in changes.items():
+                    await connection.execute(_changes(names), rows)
         except Exception:
             for device_id, act in pending.items():  # keep them for the next try
                 self._activity.setdefault(device_id, act)
             raise
+
+
+ACTIVITY_COLUMNS = ("online", "battery_pct", "signal_dbm", "last_reading")
+_DEVICES = Device.__table__
+_SEEN = (
+    update(_DEVICES)
+    .where(_DEVICES.c.id == bindparam("d_id"))
+    .where(_DEVICES.c.last_seen_at.is_(None)
+           | (_DEVICES.c.last_seen_at < bindparam("d_ts", type_=_DEVICES.c.last_seen_at.type)))
+    .values(last_seen_at=bindparam("d_ts", type_=_DEVICES.c.last_seen_at.type))
+)
+
+
+def _changes(names: tuple[str, ...]) -> Any:
+    return update(_DEVICES).where(_DEVICES.c.id == bindparam("d_id")).values(
+        {name: bindparam(f"d_{name}", type_=_DEVICES.c[name].type) for name in names})
 
 
 def _is_operational(exc: Exception) -> bool:

@@ -11,11 +11,11 @@ from __future__ import annotations
 import math
 from collections import defaultdict
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import delete, func, select
+from sqlalchemy import delete, func, select, tuple_
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -70,7 +70,12 @@ def _insert(session: AsyncSession, table: Any) -> Any:
 
 
 async def record_usage(session: AsyncSession, readings: Sequence[Reading]) -> None:
-    """Store register readings and recompute the hours they touch, in the caller's transaction."""
+    """Store register readings and recompute the hours they touch, in the caller's transaction.
+
+    The hours are recomputed from the readings near the new ones, read for many devices in
+    one query; a device whose neighbours lie further back (silent for hours, a first
+    reading) is recomputed on its own with the exact per-device queries.
+    """
     latest: dict[tuple[str, datetime], float] = {}
     groups: dict[str, tuple[str, str | None]] = {}
     for reading in readings:
@@ -91,12 +96,115 @@ async def record_usage(session: AsyncSession, readings: Sequence[Reading]) -> No
     new_ts: dict[str, list[datetime]] = defaultdict(list)
     for device_id, ts in latest:
         new_ts[device_id].append(ts)
-    for device_id, stamps in new_ts.items():
-        metric, elder_id = groups[device_id]
-        if metric == "motion":
-            await _recompute_counts(session, device_id, elder_id, stamps)
-        else:
-            await _recompute_register(session, device_id, metric, elder_id, stamps)
+    out = HourWrites()
+    order = sorted(new_ts, key=lambda d: min(new_ts[d]))
+    for i in range(0, len(order), CHUNK):
+        chunk = order[i : i + CHUNK]
+        floor = hour_floor(min(new_ts[chunk[0]])) - LOOKBACK
+        views = await _nearby(session, chunk, floor)
+        for device_id in chunk:
+            metric, elder_id = groups[device_id]
+            try:
+                await _recompute(views[device_id], device_id, metric, elder_id,
+                                 new_ts[device_id], out)
+            except NotNearby:
+                await _recompute(_Stored(session), device_id, metric, elder_id,
+                                 new_ts[device_id], out)
+    await out.write(session)
+
+
+# How far before the new readings' hour the batched path reads; a device whose previous
+# reading is older than this takes the per-device path.
+LOOKBACK = timedelta(hours=2)
+
+
+class NotNearby(Exception):
+    """The readings read for the batch do not answer this question: ask the store."""
+
+
+class _Stored:
+    """Readings of a device, asked from the store one question at a time."""
+
+    def __init__(self, session: AsyncSession) -> None:
+        self.session = session
+
+    async def neighbour(self, device_id: str, moment: datetime,
+                        before: bool) -> tuple[datetime, float] | None:
+        return await _neighbour(self.session, device_id, moment, before=before)
+
+    async def between(self, device_id: str, start: datetime,
+                      end: datetime) -> list[tuple[datetime, float]]:
+        return await _between(self.session, device_id, start, end)
+
+
+@dataclass(slots=True)
+class _Nearby:
+    """Every reading of a device at or after `floor`, in order: questions about earlier
+    readings raise NotNearby."""
+
+    floor: datetime
+    points: list[tuple[datetime, float]]
+
+    async def neighbour(self, device_id: str, moment: datetime,
+                        before: bool) -> tuple[datetime, float] | None:
+        if before:
+            found = [p for p in self.points if p[0] < moment]
+            if not found:  # the one before may lie below the floor
+                raise NotNearby
+            return found[-1]
+        return next((p for p in self.points if p[0] >= moment), None)
+
+    async def between(self, device_id: str, start: datetime,
+                      end: datetime) -> list[tuple[datetime, float]]:
+        if start < self.floor:
+            raise NotNearby
+        return [p for p in self.points if start <= p[0] < end]
+
+
+async def _nearby(session: AsyncSession, device_ids: list[str],
+                  floor: datetime) -> dict[str, _Nearby]:
+    views = {d: _Nearby(floor, []) for d in device_ids}
+    rows = await session.execute(
+        select(RegisterReading.device_id, RegisterReading.ts, RegisterReading.value)
+        .where(RegisterReading.device_id.in_(device_ids), RegisterReading.ts >= floor)
+        .order_by(RegisterReading.device_id, RegisterReading.ts)
+    )
+    for device_id, ts, value in rows.all():
+        views[device_id].points.append((ts, value))
+    return views
+
+
+@dataclass
+class HourWrites:
+    """The hours recomputed in one batch, written with a few statements at the end."""
+
+    rows: list[dict[str, Any]] = field(default_factory=list)
+    empty: list[tuple[str, str, datetime]] = field(default_factory=list)
+
+    async def write(self, session: AsyncSession) -> None:
+        for i in range(0, len(self.empty), CHUNK):
+            await session.execute(delete(HourlyUsage).where(
+                tuple_(HourlyUsage.device_id, HourlyUsage.metric, HourlyUsage.hour)
+                .in_(self.empty[i : i + CHUNK])))
+        for i in range(0, len(self.rows), CHUNK):
+            stmt = _insert(session, HourlyUsage).values(self.rows[i : i + CHUNK])
+            await session.execute(stmt.on_conflict_do_update(
+                index_elements=["device_id", "metric", "hour"],
+                set_={name: stmt.excluded[name]
+                      for name in ("elder_id", "value", "readings", "flagged")},
+            ))
+
+
+async def _recompute(source: _Stored | _Nearby, device_id: str, metric: str,
+                     elder_id: str | None, stamps: list[datetime], out: HourWrites) -> None:
+    # Both paths compute into a fresh HourWrites: a NotNearby half-way leaves `out` untouched.
+    mine = HourWrites()
+    if metric == "motion":
+        await _recompute_counts(source, device_id, elder_id, stamps, mine)
+    else:
+        await _recompute_register(source, device_id, metric, elder_id, stamps, mine)
+    out.rows += mine.rows
+    out.empty += mine.empty
 
 
 async def _neighbour(
@@ -131,21 +239,20 @@ def local_midnight(moment: datetime) -> datetime:
 
 
 async def _recompute_register(
-    session: AsyncSession, device_id: str, metric: str, elder_id: str | None,
-    stamps: list[datetime],
+    source: _Stored | _Nearby, device_id: str, metric: str, elder_id: str | None,
+    stamps: list[datetime], out: HourWrites,
 ) -> None:
     first, last = min(stamps), max(stamps)
-    previous = await _neighbour(session, device_id, first, before=True)
-    following = await _neighbour(session, device_id, last + timedelta(microseconds=1),
-                                 before=False)
+    previous = await source.neighbour(device_id, first, True)
+    following = await source.neighbour(device_id, last + timedelta(microseconds=1), False)
     lo = previous[0] if previous else first
     if metric == "steps" and previous is None:
         lo = local_midnight(first)  # the day's first count runs from local midnight
     hi = following[0] if following else last
     start, end = hour_floor(lo), hour_floor(hi) + HOUR
-    points = await _between(session, device_id, start, end)
-    outer_before = await _neighbour(session, device_id, start, before=True)
-    outer_after = await _neighbour(session, device_id, end, before=False)
+    points = await source.between(device_id, start, end)
+    outer_before = await source.neighbour(device_id, start, True)
+    outer_after = await source.neighbour(device_id, end, False)
     hours = _hours_from(points, start, end)
     sequence = ([outer_before] if outer_before else []) + points + (
         [outer_after] if outer_after else [])
@@ -160,7 +267,7 @@ async def _recompute_register(
             continue
         if prior is not None:
             _spread(hours, metric, prior[0], b_ts, b_value - prior[1])
-    await _write_hours(session, device_id, metric, elder_id, hours, start, end)
+    _write_hours(out, device_id, metric, elder_id, hours)
 
 
 def _hours_from(
@@ -201,40 +308,29 @@ def _spread(
 
 
 async def _recompute_counts(
-    session: AsyncSession, device_id: str, elder_id: str | None, stamps: list[datetime]
+    source: _Stored | _Nearby, device_id: str, elder_id: str | None, stamps: list[datetime],
+    out: HourWrites,
 ) -> None:
     """Motion: 1 per active reading, summed in the hour of the reading."""
     start, end = hour_floor(min(stamps)), hour_floor(max(stamps)) + HOUR
-    points = await _between(session, device_id, start, end)
+    points = await source.between(device_id, start, end)
     hours = _hours_from(points, start, end)
     for ts, value in points:
         hours[hour_floor(ts)].value += value
-    await _write_hours(session, device_id, "motion", elder_id, hours, start, end)
+    _write_hours(out, device_id, "motion", elder_id, hours)
 
 
-async def _write_hours(
-    session: AsyncSession, device_id: str, metric: str, elder_id: str | None,
-    hours: dict[datetime, Hour], start: datetime, end: datetime,
+def _write_hours(
+    out: HourWrites, device_id: str, metric: str, elder_id: str | None,
+    hours: dict[datetime, Hour],
 ) -> None:
-    """Replace the rows of [start, end): upsert the hours that have data, delete the others."""
-    rows = [
+    """Replace the rows of the hours recomputed: upsert those with data, delete the others."""
+    out.rows += [
         {"device_id": device_id, "metric": metric, "hour": hour, "elder_id": elder_id,
          "value": slot.value, "readings": slot.readings, "flagged": slot.flagged}
         for hour, slot in hours.items() if slot.known
     ]
-    empty = [hour for hour, slot in hours.items() if not slot.known]
-    if empty:
-        await session.execute(delete(HourlyUsage).where(
-            HourlyUsage.device_id == device_id, HourlyUsage.metric == metric,
-            HourlyUsage.hour >= start, HourlyUsage.hour < end, HourlyUsage.hour.in_(empty),
-        ))
-    for i in range(0, len(rows), CHUNK):
-        stmt = _insert(session, HourlyUsage).values(rows[i : i + CHUNK])
-        await session.execute(stmt.on_conflict_do_update(
-            index_elements=["device_id", "metric", "hour"],
-            set_={name: stmt.excluded[name]
-                  for name in ("elder_id", "value", "readings", "flagged")},
-        ))
+    out.empty += [(device_id, metric, hour) for hour, slot in hours.items() if not slot.known]
 
 
 async def usage_series(
