@@ -17,10 +17,15 @@ from sqlalchemy import insert
 from devices.simulator.load import LOAD_TYPES, load_device_id
 from monitor.ingest.topics import TopicParser
 from monitor.store.db import Database
-from monitor.store.models import Community, Device, Elder
+from monitor.store.models import Community, Device, Elder, RegisterReading
 
 PREFIX = "tanfang/v1"
 TELEMETRY_TYPES = [i for i, t in enumerate(LOAD_TYPES) if t != "call_button"]
+# Event time of the first pre-published reading of every device. The registry holds two
+# register readings (an hour and a minute) before it, so the drains measure the steady
+# state of a fleet that reports often (a device's very first reading takes a slower path).
+START = (datetime.now(UTC) - timedelta(days=3)).replace(second=0, microsecond=0)
+SEED = {"water_meter": 99.999, "power_meter": 899.99, "wearable": 0.0}
 
 
 def load_elder_id(e: int) -> str:
@@ -47,6 +52,12 @@ async def fill_registry(url: str, devices: int) -> None:
                     {"id": load_device_id(i), "type": LOAD_TYPES[i % len(LOAD_TYPES)],
                      "elder_id": load_elder_id(i // 10)}
                     for i in range(lo, min(devices, lo + 20_000))])
+            seeds = [{"device_id": load_device_id(i), "ts": START - timedelta(minutes=m),
+                      "value": SEED[LOAD_TYPES[i % len(LOAD_TYPES)]]}
+                     for i in range(devices) if LOAD_TYPES[i % len(LOAD_TYPES)] in SEED
+                     for m in (61, 1)]
+            for lo in range(0, len(seeds), 20_000):
+                await session.execute(insert(RegisterReading), seeds[lo : lo + 20_000])
     finally:
         await db.close()
 
@@ -68,7 +79,7 @@ def telemetry(count: int, devices: int, tag: str = "a",
     """`count` telemetry messages spread over the telemetry devices among the first
     `devices`, one a minute per device (so a batch touches many devices, as in production)."""
     ids = [i for i in range(devices) if i % len(LOAD_TYPES) in TELEMETRY_TYPES]
-    start = start or datetime.now(UTC) - timedelta(days=3)
+    start = start or START
     base_ms = int(start.timestamp() * 1000)
     for k in range(count):
         i = ids[k % len(ids)]

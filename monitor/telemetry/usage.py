@@ -88,11 +88,12 @@ async def record_usage(session: AsyncSession, readings: Sequence[Reading]) -> No
     if not latest:
         return
     rows = [{"device_id": d, "ts": ts, "value": v} for (d, ts), v in latest.items()]
-    for i in range(0, len(rows), CHUNK):
-        stmt = _insert(session, RegisterReading).values(rows[i : i + CHUNK])
-        await session.execute(stmt.on_conflict_do_update(
-            index_elements=["device_id", "ts"], set_={"value": stmt.excluded.value}
-        ))
+    # executemany of one cached statement (SQLAlchemy batches it into multi-row INSERTs).
+    stmt = _insert(session, RegisterReading.__table__)
+    connection = await session.connection()
+    await connection.execute(stmt.on_conflict_do_update(
+        index_elements=["device_id", "ts"], set_={"value": stmt.excluded.value}
+    ), rows)
     new_ts: dict[str, list[datetime]] = defaultdict(list)
     for device_id, ts in latest:
         new_ts[device_id].append(ts)
@@ -186,13 +187,14 @@ class HourWrites:
             await session.execute(delete(HourlyUsage).where(
                 tuple_(HourlyUsage.device_id, HourlyUsage.metric, HourlyUsage.hour)
                 .in_(self.empty[i : i + CHUNK])))
-        for i in range(0, len(self.rows), CHUNK):
-            stmt = _insert(session, HourlyUsage).values(self.rows[i : i + CHUNK])
-            await session.execute(stmt.on_conflict_do_update(
+        if self.rows:
+            stmt = _insert(session, HourlyUsage.__table__)
+            connection = await session.connection()
+            await connection.execute(stmt.on_conflict_do_update(
                 index_elements=["device_id", "metric", "hour"],
                 set_={name: stmt.excluded[name]
                       for name in ("elder_id", "value", "readings", "flagged")},
-            ))
+            ), self.rows)
 
 
 async def _recompute(source: _Stored | _Nearby, device_id: str, metric: str,
