@@ -71,6 +71,7 @@ async def pipeline(spec: dict[str, Any]) -> dict[str, Any]:
     done = asyncio.Event()
     expect = spec.get("expect", 0)
     stop_file = Path(spec["stop_file"]) if spec.get("stop_file") else None
+    progress_file = Path(spec["progress_file"]) if spec.get("progress_file") else None
     handle = monitor.pipeline.handle
 
     async def counted(batch: Sequence[ReceivedMessage]) -> None:
@@ -92,6 +93,8 @@ async def pipeline(spec: dict[str, Any]) -> dict[str, Any]:
     while not done.is_set():
         if stop_file is not None and stop_file.exists():
             break
+        if progress_file is not None:
+            progress_file.write_text(str(state["n"]))
         try:
             await asyncio.wait_for(done.wait(), 0.05)
         except TimeoutError:

@@ -8,6 +8,7 @@ The result depends only on the set of readings, never on the order they arrived 
 
 from __future__ import annotations
 
+import json
 import math
 from collections import defaultdict
 from collections.abc import Sequence
@@ -15,7 +16,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import delete, func, select, tuple_
+from sqlalchemy import bindparam, delete, func, select, text, tuple_
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -114,8 +115,8 @@ async def record_usage(session: AsyncSession, readings: Sequence[Reading]) -> No
     await out.write(session)
 
 
-# How far before the new readings' hour the batched path reads; a device whose previous
-# reading is older than this takes the per-device path.
+# How far before the new readings' hour the batched path reads every reading; before that
+# only the newest one. A question about earlier readings takes the per-device path.
 LOOKBACK = timedelta(hours=2)
 
 
@@ -140,31 +141,56 @@ class _Stored:
 
 @dataclass(slots=True)
 class _Nearby:
-    """Every reading of a device at or after `floor`, in order: questions about earlier
-    readings raise NotNearby."""
+    """Every reading of a device from `known_from` on, in order (None: all of them);
+    questions about earlier readings raise NotNearby."""
 
-    floor: datetime
+    known_from: datetime | None
     points: list[tuple[datetime, float]]
 
     async def neighbour(self, device_id: str, moment: datetime,
                         before: bool) -> tuple[datetime, float] | None:
         if before:
             found = [p for p in self.points if p[0] < moment]
-            if not found:  # the one before may lie below the floor
-                raise NotNearby
-            return found[-1]
+            if found:
+                return found[-1]
+            if self.known_from is None:
+                return None
+            raise NotNearby  # the one before lies further back
         return next((p for p in self.points if p[0] >= moment), None)
 
     async def between(self, device_id: str, start: datetime,
                       end: datetime) -> list[tuple[datetime, float]]:
-        if start < self.floor:
+        if self.known_from is not None and start < self.known_from:
             raise NotNearby
         return [p for p in self.points if start <= p[0] < end]
 
 
+_TS = RegisterReading.__table__.c.ts.type
+# The newest reading of each device below the floor: one index seek per device.
+_BELOW = {
+    "postgresql": "SELECT d.id, r.ts, r.value FROM unnest(CAST(:ids AS text[])) AS d(id) "
+                  "JOIN LATERAL (SELECT ts, value FROM register_readings WHERE device_id = d.id "
+                  "AND ts < :floor ORDER BY ts DESC LIMIT 1) AS r ON true",
+    "sqlite": "SELECT j.value, (SELECT ts FROM register_readings WHERE device_id = j.value "
+              "AND ts < :floor ORDER BY ts DESC LIMIT 1) AS ts, (SELECT value FROM "
+              "register_readings WHERE device_id = j.value AND ts < :floor ORDER BY ts DESC "
+              "LIMIT 1) AS value FROM json_each(:ids) AS j",
+}
+
+
 async def _nearby(session: AsyncSession, device_ids: list[str],
                   floor: datetime) -> dict[str, _Nearby]:
-    views = {d: _Nearby(floor, []) for d in device_ids}
+    """What the batched path knows of each device: its readings from `floor` on and the
+    newest one before it."""
+    views = {d: _Nearby(None, []) for d in device_ids}
+    dialect = session.get_bind().dialect.name
+    below = text(_BELOW[dialect] if dialect in _BELOW else _BELOW["postgresql"]).bindparams(
+        bindparam("floor", type_=_TS)).columns(ts=_TS)
+    ids: Any = device_ids if dialect == "postgresql" else json.dumps(device_ids)
+    for device_id, ts, value in (await session.execute(below, {"ids": ids, "floor": floor})):
+        if ts is not None:
+            views[device_id].known_from = ts
+            views[device_id].points.append((ts, value))
     rows = await session.execute(
         select(RegisterReading.device_id, RegisterReading.ts, RegisterReading.value)
         .where(RegisterReading.device_id.in_(device_ids), RegisterReading.ts >= floor)
