@@ -99,7 +99,9 @@ async def pipeline(spec: dict[str, Any]) -> dict[str, Any]:
             await asyncio.wait_for(done.wait(), 0.05)
         except TimeoutError:
             pass
+    # Everything written, not only acknowledged: raw points, usage per hour, device rows.
     await monitor.telemetry.flush()
+    await monitor.usage.flush()
     await monitor.pipeline.flush_activity()
     state["last"] = time.time()
     now, peak = rss_kb()

@@ -22,7 +22,7 @@ from monitor.metrics import Metrics
 from monitor.store.db import Database
 from monitor.telemetry.reading import Reading
 from monitor.telemetry.store import make_telemetry_store
-from monitor.telemetry.usage import record_usage
+from monitor.telemetry.usage_writer import UsageWriter
 from monitor.throttle import LoginThrottle
 from monitor.visits.remote_check import RemoteCheck
 
@@ -40,6 +40,7 @@ class Monitor:
         self.pipeline = Pipeline(config, self.db, self.directory, self.metrics,
                                  on_readings=self._store_readings)
         self.telemetry = make_telemetry_store(config.telemetry, self.metrics, self._dead_letter)
+        self.usage = UsageWriter(self.db)
         self.source = MqttSource(config.mqtt, config.ingest.batch_max)
         self.login_throttle = LoginThrottle()
         # Festival and extreme-weather days; the rules branch loads them from rules.yaml.
@@ -48,10 +49,10 @@ class Monitor:
         self._tasks: list[asyncio.Task[Any]] = []
 
     async def _store_readings(self, readings: Sequence[Reading]) -> None:
-        """Raw points to the telemetry store, usage per hour to the state store."""
+        """Raw points to the telemetry store, usage per hour to the state store (both
+        written behind in batches; ingest waits only when they fall far behind)."""
         await self.telemetry.write(readings)
-        async with self.db.transaction() as session:
-            await record_usage(session, readings)
+        await self.usage.write(readings)
 
     async def _dead_letter(self, reason: str, payload: str, error: str) -> None:
         """A line the telemetry backend refused, kept where people read dead letters."""
@@ -67,6 +68,7 @@ class Monitor:
         await self.db.migrate()
         await self.directory.load()
         await self.telemetry.start()
+        self.usage.start()
         await self.source.connect()
         self._spawn(self.source.run(self.pipeline.handle), "ingest")
         self._spawn(self._every(2.0, self.pipeline.flush_activity), "device activity")
@@ -120,6 +122,7 @@ class Monitor:
         with contextlib.suppress(Exception):
             await self.pipeline.flush_activity()
         await self.telemetry.close()
+        await self.usage.close()
         await self.db.close()
 
 

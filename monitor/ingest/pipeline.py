@@ -22,6 +22,8 @@ from monitor.ingest.payloads import (
     EventPayload,
     Rejected,
     StatusPayload,
+    Telemetry,
+    telemetry_from_json,
     validate_event,
     validate_status,
     validate_telemetry,
@@ -118,7 +120,7 @@ class Pipeline:
             except (OSError, ConnectionError) as exc:
                 logger.warning("store unavailable (%s); retrying in %.1fs", exc, delay)
             except Exception as exc:
-                if not _is_operational(exc):
+                if not is_operational(exc):
                     raise
                 logger.warning("store unavailable (%s); retrying in %.1fs", exc, delay)
             await asyncio.sleep(delay)
@@ -153,6 +155,14 @@ class Pipeline:
                          f"{self.config.ingest.max_payload_bytes}")
             self._unreadable_event(work, message, device, kind, "oversized")
             return
+        if kind == "telemetry":
+            single = telemetry_from_json(device.type, message.payload)
+            if single is not None:
+                try:
+                    self._sort_telemetry(message, device, None, work, [single])
+                except Rejected as exc:
+                    self._reject(work, message, device_id, exc.reason, exc.error)
+                return
         try:
             data = json.loads(message.payload)
         except (UnicodeDecodeError, json.JSONDecodeError) as exc:
@@ -182,9 +192,11 @@ class Pipeline:
             raise Rejected("future_ts", f"ts {ts.isoformat()} is in the future")
 
     def _sort_telemetry(
-        self, message: ReceivedMessage, device: DeviceInfo, data: Any, work: Sorted
+        self, message: ReceivedMessage, device: DeviceInfo, data: Any, work: Sorted,
+        valid: list[Telemetry] | None = None,
     ) -> None:
-        readings, errors = validate_telemetry(device.type, data)
+        readings, errors = (valid, []) if valid is not None else validate_telemetry(
+            device.type, data)
         limit = utcnow() + timedelta(seconds=self.config.ingest.max_future_s)
         fresh = 0
         for reading in readings:
@@ -347,7 +359,8 @@ def _changes(names: tuple[str, ...]) -> Any:
         {name: bindparam(f"d_{name}", type_=_DEVICES.c[name].type) for name in names})
 
 
-def _is_operational(exc: Exception) -> bool:
+def is_operational(exc: Exception) -> bool:
+    """Whether a store error means the store is unavailable (retry), not a bug."""
     from sqlalchemy.exc import DBAPIError, OperationalError
 
     if isinstance(exc, OperationalError):

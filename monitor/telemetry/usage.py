@@ -13,6 +13,7 @@ import math
 from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from functools import lru_cache
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -63,6 +64,11 @@ def _register_value(reading: Reading) -> tuple[str, float] | None:
             number = float(value)
             return (metric, number) if math.isfinite(number) and number >= 0 else None
     return None
+
+
+def counts_for_usage(reading: Reading) -> bool:
+    """Whether the reading is a register or motion reading that usage per hour is made of."""
+    return _register_value(reading) is not None
 
 
 def _insert(session: AsyncSession, table: Any) -> Any:
@@ -187,14 +193,16 @@ async def _nearby(session: AsyncSession, device_ids: list[str],
     below = text(_BELOW[dialect] if dialect in _BELOW else _BELOW["postgresql"]).bindparams(
         bindparam("floor", type_=_TS)).columns(ts=_TS)
     ids: Any = device_ids if dialect == "postgresql" else json.dumps(device_ids)
-    for device_id, ts, value in (await session.execute(below, {"ids": ids, "floor": floor})):
+    connection = await session.connection()  # Core rows: no ORM result processing
+    for device_id, ts, value in (await connection.execute(below, {"ids": ids, "floor": floor})):
         if ts is not None:
             views[device_id].known_from = ts
             views[device_id].points.append((ts, value))
-    rows = await session.execute(
-        select(RegisterReading.device_id, RegisterReading.ts, RegisterReading.value)
-        .where(RegisterReading.device_id.in_(device_ids), RegisterReading.ts >= floor)
-        .order_by(RegisterReading.device_id, RegisterReading.ts)
+    table = RegisterReading.__table__.c
+    rows = await connection.execute(
+        select(table.device_id, table.ts, table.value)
+        .where(table.device_id.in_(device_ids), table.ts >= floor)
+        .order_by(table.device_id, table.ts)
     )
     for device_id, ts, value in rows.all():
         views[device_id].points.append((ts, value))
@@ -261,9 +269,15 @@ async def _between(
 
 def local_midnight(moment: datetime) -> datetime:
     """The start (in UTC) of the Asia/Shanghai day that holds `moment`."""
-    local = moment.astimezone(LOCAL_TZ)
+    # Asia/Shanghai's offset is whole hours: the answer depends only on the hour.
+    return _midnight_of_hour(hour_floor(moment))
+
+
+@lru_cache(maxsize=8192)
+def _midnight_of_hour(hour: datetime) -> datetime:
+    local = hour.astimezone(LOCAL_TZ)
     start = local.replace(hour=0, minute=0, second=0, microsecond=0)
-    return start.astimezone(moment.tzinfo)
+    return start.astimezone(hour.tzinfo)
 
 
 async def _recompute_register(

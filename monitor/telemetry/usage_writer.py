@@ -1,0 +1,63 @@
+"""Usage per hour written behind the ingest path: readings buffered, recorded in batches.
+
+Ingest hands the register readings over and acknowledges the messages; a background task
+records them (monitor/telemetry/usage.py) a batch at a time, so one batch's store work
+overlaps the next batch's decoding and large batches share their queries. A writer far
+behind makes ingest wait for a flush, so the backlog stays bounded.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+
+from monitor.ingest.pipeline import is_operational
+from monitor.store.db import Database
+from monitor.telemetry.batcher import Batcher
+from monitor.telemetry.reading import Reading
+from monitor.telemetry.usage import counts_for_usage, record_usage
+
+logger = logging.getLogger(__name__)
+
+
+class UsageWriter:
+    """Buffers register readings and records their usage per hour in batches."""
+
+    def __init__(self, db: Database, batch_size: int = 5000, interval_s: float = 1.0) -> None:
+        self.db = db
+        self.batcher: Batcher[Reading] = Batcher(
+            self._ship, batch_size=batch_size, interval_s=interval_s,
+            max_pending=max(batch_size * 40, 200_000), overflow=self._overflow, name="usage",
+        )
+
+    def start(self) -> None:
+        self.batcher.start()
+
+    async def write(self, readings: Sequence[Reading]) -> None:
+        """Buffer the readings that count towards usage; wait for a flush when far behind."""
+        self.batcher.add(r for r in readings if counts_for_usage(r))
+        if self.batcher.pending >= 2 * self.batcher.batch_size:
+            await self.batcher.flush()
+
+    async def flush(self) -> None:
+        await self.batcher.flush()
+
+    async def close(self) -> None:
+        await self.batcher.close()
+
+    async def _ship(self, readings: list[Reading]) -> list[Reading]:
+        try:
+            async with self.db.transaction() as session:
+                await record_usage(session, readings)
+        except Exception as exc:
+            if not (isinstance(exc, OSError | ConnectionError) or is_operational(exc)):
+                logger.exception("usage of %d readings could not be recorded; dropped",
+                                 len(readings))
+                return []
+            logger.warning("store unavailable for usage (%s); will try again", exc)
+            return readings
+        return []
+
+    @staticmethod
+    def _overflow(readings: list[Reading]) -> None:
+        logger.error("usage writer behind: dropped the oldest %d readings", len(readings))
