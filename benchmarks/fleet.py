@@ -25,7 +25,7 @@ COMMUNITIES = 100
 NOW = datetime(2026, 12, 1, 12, 0, tzinfo=UTC)  # a Tuesday: Monday is complete
 OFFLINE_EVERY = 97  # one device in 97 has been silent for a day
 USAGE_HOURS = range(8, 20)  # local hours with usage on the day the remote check judges
-SCHEMA_VERSION = "v2"
+SCHEMA_VERSION = "v3"
 
 
 def elder_id(i: int) -> str:
@@ -57,7 +57,7 @@ def _rows(size: int, with_usage: bool) -> Iterator[tuple[str, tuple[Any, ...]]]:
         yield "communities", (f"bc{c:03d}", "压测街道", f"压测社区{c}")
     for i in range(size):
         yield "elders", (elder_id(i), "压测老人", f"bc{i % COMMUNITIES:03d}", 1945, "[]", False,
-                         True)
+                         "{}", True)
         for kind, kind_name in enumerate(DEVICE_TYPES):
             yield "devices", (device_id(i, kind), kind_name, elder_id(i), _last_seen(i, kind),
                               True)
@@ -72,7 +72,8 @@ def _rows(size: int, with_usage: bool) -> Iterator[tuple[str, tuple[Any, ...]]]:
 
 COLUMNS = {
     "communities": ("id", "street", "name"),
-    "elders": ("id", "name", "community_id", "birth_year", "categories", "key_object", "active"),
+    "elders": ("id", "name", "community_id", "birth_year", "categories", "key_object",
+               "overrides", "active"),
     "devices": ("id", "type", "elder_id", "last_seen_at", "online"),
     "hourly_usage": ("device_id", "metric", "hour", "elder_id", "value", "readings", "flagged"),
 }

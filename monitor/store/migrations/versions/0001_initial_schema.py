@@ -194,6 +194,7 @@ def upgrade() -> None:
     )
     with op.batch_alter_table('devices', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_devices_elder_id'), ['elder_id'], unique=False)
+        batch_op.create_index(batch_op.f('ix_devices_last_seen_at'), ['last_seen_at'], unique=False)
 
     op.create_table('duty_shifts',
     sa.Column('id', sa.Integer(), autoincrement=True, nullable=False),
@@ -302,6 +303,7 @@ def downgrade() -> None:
 
     op.drop_table('duty_shifts')
     with op.batch_alter_table('devices', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_devices_last_seen_at'))
         batch_op.drop_index(batch_op.f('ix_devices_elder_id'))
 
     op.drop_table('devices')
