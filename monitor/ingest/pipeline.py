@@ -101,9 +101,16 @@ class Pipeline:
         """
         with self.metrics.batch_seconds.time():
             work = Sorted()
+            # Events first: an SOS is committed before the batch's telemetry is even decoded.
+            rest: list[ReceivedMessage] = []
             for message in batch:
-                await self._sort(message, work)
+                if message.topic.endswith("/event"):
+                    await self._sort(message, work)
+                else:
+                    rest.append(message)
             await self._retry(self._commit_events, work)
+            for message in rest:
+                await self._sort(message, work)
             if work.readings and self.on_readings is not None:
                 await self._retry(self.on_readings, work.readings)
             await self._retry(self._commit_dead_letters, work.dead)
