@@ -47,13 +47,15 @@ class Context:
     cache: Path
     progress: Progress
     rates: dict[str, float]
+    backends: list[str]
 
 
 def _ingest(ctx: Context) -> list[Row]:
     from benchmarks import ingest
 
-    rows, rates = ingest.run(ctx.sizes.messages, ctx.sizes.devices, ctx.workdir,
-                             ["sqlite", "influxdb"], ctx.progress)
+    telemetry = [b for b in ctx.backends if b in ("sqlite", "influxdb")]
+    rows, rates = ingest.run(ctx.sizes.messages, ctx.sizes.devices, ctx.workdir, telemetry,
+                             ctx.progress)
     ctx.rates.update(rates)
     return rows
 
@@ -67,7 +69,8 @@ def _latency(ctx: Context) -> list[Row]:
 def _sweeps(ctx: Context) -> list[Row]:
     from benchmarks import sweeps
 
-    return sweeps.run(list(ctx.sizes.sweep_sizes), ["sqlite", "postgresql"], ctx.cache,
+    stores = [b for b in ctx.backends if b in ("sqlite", "postgresql")]
+    return sweeps.run(list(ctx.sizes.sweep_sizes), stores, ctx.cache,
                       ctx.sizes.usage_max, ctx.progress)
 
 
@@ -106,6 +109,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--only", default="", help="comma-separated: " + ", ".join(BENCHMARKS))
     parser.add_argument("--messages", type=int, help="messages per ingest drain")
     parser.add_argument("--sweep-sizes", help="comma-separated fleet sizes for the sweeps")
+    parser.add_argument("--backends", default="sqlite,influxdb,postgresql",
+                        help="telemetry backends for ingest (sqlite, influxdb) and state "
+                             "stores for the sweeps (sqlite, postgresql)")
     parser.add_argument("--no-doc", action="store_true", help="do not rewrite docs/benchmarks.md")
     parser.add_argument("--doc", type=Path, default=DOC, help="the document to rewrite")
     parser.add_argument("--cache", type=Path, default=Path(tempfile.gettempdir())
@@ -126,7 +132,8 @@ def main(argv: list[str] | None = None) -> int:
         parser.error(f"unknown benchmark(s): {', '.join(unknown)}")
     args.cache.mkdir(parents=True, exist_ok=True)
     workdir = Path(tempfile.mkdtemp(prefix="tanfang-bench-"))
-    ctx = Context(sizes, workdir, args.cache, Progress(args.quiet), {})
+    ctx = Context(sizes, workdir, args.cache, Progress(args.quiet), {},
+                  [b.strip() for b in args.backends.split(",") if b.strip()])
     rows: list[Row] = []
     try:
         for name in chosen:
