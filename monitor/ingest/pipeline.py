@@ -10,9 +10,9 @@ from collections import OrderedDict
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import bindparam, select, update
+from sqlalchemy import Table, bindparam, select, update
 
 from monitor.alarms.service import AlarmDecision, log_event, raise_alarm
 from monitor.config import Config
@@ -351,7 +351,7 @@ class Pipeline:
 
 
 ACTIVITY_COLUMNS = ("online", "battery_pct", "signal_dbm", "last_reading")
-_DEVICES = Device.__table__
+_DEVICES = cast(Table, Device.__table__)
 _SEEN = (
     update(_DEVICES)
     .where(_DEVICES.c.id == bindparam("d_id"))
