@@ -8,6 +8,7 @@ the process's resident memory, and (pipeline) when each alarm was committed.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import os
 import resource
@@ -95,10 +96,8 @@ async def pipeline(spec: dict[str, Any]) -> dict[str, Any]:
             break
         if progress_file is not None:
             progress_file.write_text(str(state["n"]))
-        try:
+        with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(done.wait(), 0.05)
-        except TimeoutError:
-            pass
     # Everything written, not only acknowledged: raw points, usage per hour, device rows.
     await monitor.telemetry.flush()
     await monitor.usage.flush()
