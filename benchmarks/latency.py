@@ -47,11 +47,14 @@ def run(sizes: Any, workdir: Path, max_rate: float | None, progress: Progress) -
         consumer = ingest.start_consumer({"mode": "pipeline", "client_id": "bench-latency",
                                           "config": config, "stop_file": str(stop)})
         ingest.wait_ready(consumer)
-        seconds = WARMUP_S + probes * PROBE_EVERY_S + 2
+        # Warm up until every device has reported once (a device's first reading after a
+        # long silence takes the slower per-device usage path).
+        warmup = max(WARMUP_S, 1.5 * sizes.devices / rate)
+        seconds = warmup + probes * PROBE_EVERY_S + 2
         load = multiprocessing.get_context("spawn").Process(
             target=_load, args=(broker.port, sizes.devices, rate, seconds))
         load.start()
-        time.sleep(WARMUP_S)
+        time.sleep(warmup)
         progress.step(f"latency: {probes} SOS presses, one every {PROBE_EVERY_S * 1000:.0f} ms")
         sent = _probe(broker.port, probes)
         load.join(60)
