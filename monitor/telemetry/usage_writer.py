@@ -8,6 +8,7 @@ behind makes ingest wait for a flush, so the backlog stays bounded.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import Sequence
 
@@ -18,6 +19,8 @@ from monitor.telemetry.reading import Reading
 from monitor.telemetry.usage import counts_for_usage, record_usage
 
 logger = logging.getLogger(__name__)
+
+DEVICES_PER_TRANSACTION = 200
 
 
 class UsageWriter:
@@ -46,16 +49,25 @@ class UsageWriter:
         await self.batcher.close()
 
     async def _ship(self, readings: list[Reading]) -> list[Reading]:
-        try:
-            async with self.db.transaction() as session:
-                await record_usage(session, readings)
-        except Exception as exc:
-            if not (isinstance(exc, OSError | ConnectionError) or is_operational(exc)):
-                logger.exception("usage of %d readings could not be recorded; dropped",
-                                 len(readings))
-                return []
-            logger.warning("store unavailable for usage (%s); will try again", exc)
-            return readings
+        # A transaction per few hundred devices (all readings of a device in the same one):
+        # SQLite has one writer, and an SOS commit must not wait behind a whole batch.
+        by_device: dict[str, list[Reading]] = {}
+        for reading in readings:
+            by_device.setdefault(reading.device_id, []).append(reading)
+        devices = list(by_device)
+        for i in range(0, len(devices), DEVICES_PER_TRANSACTION):
+            part = [r for d in devices[i : i + DEVICES_PER_TRANSACTION] for r in by_device[d]]
+            try:
+                async with self.db.transaction() as session:
+                    await record_usage(session, part)
+            except Exception as exc:
+                if not (isinstance(exc, OSError | ConnectionError) or is_operational(exc)):
+                    logger.exception("usage of %d readings could not be recorded; dropped",
+                                     len(part))
+                    continue
+                logger.warning("store unavailable for usage (%s); will try again", exc)
+                return [r for d in devices[i:] for r in by_device[d]]
+            await asyncio.sleep(0)  # let a waiting event commit go first
         return []
 
     @staticmethod
