@@ -153,8 +153,8 @@ def build_postgres(size: int, with_usage: bool) -> tuple[str, float | None]:
         for buffered, (table, row) in enumerate(_rows(size, with_usage), 1):
             buffers[table].write("\t".join(_pg_text(v) for v in row) + "\n")
             if buffered % 500_000 == 0:
-                for name in COLUMNS:  # in order: foreign keys are checked at once
-                    flush(name)
+                for each in COLUMNS:  # in order: foreign keys are checked at once
+                    flush(each)
         for table in COLUMNS:
             flush(table)
         conn.commit()
