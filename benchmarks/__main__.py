@@ -1,6 +1,6 @@
 """`python -m benchmarks`: run the benchmarks, print one table, rewrite docs/benchmarks.md.
 
-    python -m benchmarks                       # everything, full sizes (about 20 minutes on a busy 2-core machine)
+    python -m benchmarks                       # everything, full sizes (about 15 minutes)
     python -m benchmarks --quick               # everything, small sizes (2-3 minutes)
     python -m benchmarks --only ingest,sweeps  # some of them
 """

@@ -11,7 +11,6 @@ import asyncio
 import contextlib
 import json
 import os
-import resource
 import sys
 import time
 from collections.abc import Sequence
@@ -28,12 +27,17 @@ from monitor.ingest.message import ReceivedMessage
 
 
 def rss_kb() -> tuple[int, int]:
-    """(resident now, peak resident) in kB."""
-    now = 0
+    """(resident now, peak resident) in kB, of this process image only.
+
+    Not ru_maxrss: Linux carries it across fork and exec, so it would report the peak of
+    the benchmark process that started this one.
+    """
+    values = {"VmRSS:": 0, "VmHWM:": 0}
     for line in Path("/proc/self/status").read_text().splitlines():
-        if line.startswith("VmRSS:"):
-            now = int(line.split()[1])
-    return now, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+        key = line.split(maxsplit=1)[0] if line else ""
+        if key in values:
+            values[key] = int(line.split()[1])
+    return values["VmRSS:"], values["VmHWM:"]
 
 
 def bare(spec: dict[str, Any]) -> dict[str, Any]:
