@@ -11,6 +11,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+from benchmarks.report import Row
 from monitor.config import InfluxConfig, TelemetryConfig
 from monitor.metrics import Metrics
 from monitor.telemetry.reading import Reading
@@ -46,12 +47,39 @@ async def measure(store: TelemetryStore, data: list[Reading]) -> float:
     return len(data) / (time.perf_counter() - started)
 
 
+def rows(count: int, workdir: Path) -> list[Row]:
+    """The numbers of `measure_both` as rows of the benchmark table."""
+    results = measure_both(count)
+    note = f"{count:,} readings handed over in chunks of {CHUNK:,}"
+    out = [Row("telemetry write", "TelemetryStore, SQLite backend", "readings/s",
+               results["sqlite_readings_per_s"], note=note)]
+    if results.get("influxdb_readings_per_s") is not None:
+        out.append(Row("telemetry write", "TelemetryStore, InfluxDB backend", "readings/s",
+                       results["influxdb_readings_per_s"],
+                       note=note + f"; {results.get('influxdb_points_checked', 0):,} "
+                                   "counted in influxd afterwards"))
+    return out
+
+
 def run() -> dict[str, Any]:
     """Run both backends; print a small table; return the numbers."""
+    results = measure_both(READINGS)
+    print(f"telemetry write: {READINGS:,} readings in chunks of {CHUNK:,}")
+    print(f"  {'backend':<10} {'readings/s':>12}")
+    for backend in ("sqlite", "influxdb"):
+        value = results[f"{backend}_readings_per_s"]
+        print(f"  {backend:<10} {value if value is None else f'{value:,}':>12}")
+    if results.get("influxdb_points_checked") is not None:
+        print(f"  influxdb holds {results['influxdb_points_checked']:,} readings afterwards")
+    return results
+
+
+def measure_both(count: int) -> dict[str, Any]:
+    """Readings per second into SQLite and (with its own influxd) InfluxDB."""
     from tests.fixtures.influxdb import Influxd, influxd_available
 
-    data = readings(READINGS)
-    results: dict[str, Any] = {"readings": READINGS, "chunk": CHUNK}
+    data = readings(count)
+    results: dict[str, Any] = {"readings": count, "chunk": CHUNK}
     workdir = Path(tempfile.mkdtemp(prefix="tanfang-bench-"))
     try:
         sqlite_config = TelemetryConfig(backend="sqlite", sqlite_path=str(workdir / "t.db"))
@@ -76,13 +104,6 @@ def run() -> dict[str, Any]:
             results["influxdb_readings_per_s"] = None
     finally:
         shutil.rmtree(workdir, ignore_errors=True)
-    print(f"telemetry write: {READINGS:,} readings in chunks of {CHUNK:,}")
-    print(f"  {'backend':<10} {'readings/s':>12}")
-    for backend in ("sqlite", "influxdb"):
-        value = results[f"{backend}_readings_per_s"]
-        print(f"  {backend:<10} {value if value is None else f'{value:,}':>12}")
-    if results.get("influxdb_points_checked") is not None:
-        print(f"  influxdb holds {results['influxdb_points_checked']:,} readings afterwards")
     return results
 
 

@@ -26,7 +26,7 @@ from monitor.rules.engine import RuleEngine
 from monitor.store.db import Database
 from monitor.telemetry.reading import Reading
 from monitor.telemetry.store import make_telemetry_store
-from monitor.telemetry.usage import record_usage
+from monitor.telemetry.usage_writer import UsageWriter
 from monitor.throttle import LoginThrottle
 from monitor.visits.remote_check import RemoteCheck
 
@@ -48,6 +48,7 @@ class Monitor:
         self.login_throttle = LoginThrottle()
         self.rules = RuleEngine(self.db, config, metrics=self.metrics)
         self.rules.listeners = self.pipeline.alarm_listeners  # the same ears for rule alarms
+        self.usage = UsageWriter(self.db, self.rules)
         self.remote_check = RemoteCheck(self.db, config.coverage.remote_check)
         self.notifiers = make_notifiers(config.notify, config.api.public_url)
         self.escalation = EscalationEngine(self.db, config.escalation, set(self.notifiers))
@@ -61,12 +62,10 @@ class Monitor:
         return self.rules.rules.calendar
 
     async def _store_readings(self, readings: Sequence[Reading]) -> None:
-        """Raw points to the telemetry store; usage per hour and reading rules to the store."""
+        """Raw points to the telemetry store; usage per hour and the reading rules to the state
+        store (both written behind in batches; ingest waits only when they fall far behind)."""
         await self.telemetry.write(readings)
-        async with self.db.transaction() as session:
-            await record_usage(session, readings)
-            opened = await self.rules.on_readings(session, readings)
-        self.rules.announce(opened)
+        await self.usage.write(readings)
 
     async def _dead_letter(self, reason: str, payload: str, error: str) -> None:
         """A line the telemetry backend refused, kept where people read dead letters."""
@@ -82,6 +81,7 @@ class Monitor:
         await self.db.migrate()
         await self.directory.load()
         await self.telemetry.start()
+        self.usage.start()
         await self.source.connect()
         self._spawn(self.source.run(self.pipeline.handle), "ingest")
         self._spawn(self._every(2.0, self.pipeline.flush_activity), "device activity")
@@ -146,6 +146,7 @@ class Monitor:
         with contextlib.suppress(Exception):
             await self.pipeline.flush_activity()
         await self.telemetry.close()
+        await self.usage.close()
         await close_notifiers(self.notifiers)
         await self.db.close()
 

@@ -10,9 +10,9 @@ from collections import OrderedDict
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import select, update
+from sqlalchemy import Table, bindparam, select, update
 
 from monitor.alarms.service import AlarmDecision, log_event, raise_alarm
 from monitor.config import Config
@@ -22,6 +22,8 @@ from monitor.ingest.payloads import (
     EventPayload,
     Rejected,
     StatusPayload,
+    Telemetry,
+    telemetry_from_json,
     validate_event,
     validate_status,
     validate_telemetry,
@@ -99,9 +101,16 @@ class Pipeline:
         """
         with self.metrics.batch_seconds.time():
             work = Sorted()
+            # Events first: an SOS is committed before the batch's telemetry is even decoded.
+            rest: list[ReceivedMessage] = []
             for message in batch:
-                await self._sort(message, work)
+                if message.topic.endswith("/event"):
+                    await self._sort(message, work)
+                else:
+                    rest.append(message)
             await self._retry(self._commit_events, work)
+            for message in rest:
+                await self._sort(message, work)
             if work.readings and self.on_readings is not None:
                 await self._retry(self.on_readings, work.readings)
             await self._retry(self._commit_dead_letters, work.dead)
@@ -118,7 +127,7 @@ class Pipeline:
             except (OSError, ConnectionError) as exc:
                 logger.warning("store unavailable (%s); retrying in %.1fs", exc, delay)
             except Exception as exc:
-                if not _is_operational(exc):
+                if not is_operational(exc):
                     raise
                 logger.warning("store unavailable (%s); retrying in %.1fs", exc, delay)
             await asyncio.sleep(delay)
@@ -153,6 +162,14 @@ class Pipeline:
                          f"{self.config.ingest.max_payload_bytes}")
             self._unreadable_event(work, message, device, kind, "oversized")
             return
+        if kind == "telemetry":
+            single = telemetry_from_json(device.type, message.payload)
+            if single is not None:
+                try:
+                    self._sort_telemetry(message, device, None, work, [single])
+                except Rejected as exc:
+                    self._reject(work, message, device_id, exc.reason, exc.error)
+                return
         try:
             data = json.loads(message.payload)
         except (UnicodeDecodeError, json.JSONDecodeError) as exc:
@@ -182,9 +199,11 @@ class Pipeline:
             raise Rejected("future_ts", f"ts {ts.isoformat()} is in the future")
 
     def _sort_telemetry(
-        self, message: ReceivedMessage, device: DeviceInfo, data: Any, work: Sorted
+        self, message: ReceivedMessage, device: DeviceInfo, data: Any, work: Sorted,
+        valid: list[Telemetry] | None = None,
     ) -> None:
-        readings, errors = validate_telemetry(device.type, data)
+        readings, errors = (valid, []) if valid is not None else validate_telemetry(
+            device.type, data)
         limit = utcnow() + timedelta(seconds=self.config.ingest.max_future_s)
         fresh = 0
         for reading in readings:
@@ -309,28 +328,46 @@ class Pipeline:
         if not self._activity:
             return
         pending, self._activity = self._activity, {}
+        seen = [{"d_id": device_id, "d_ts": act.last_seen_at}
+                for device_id, act in pending.items()]
+        # One executemany per set of columns: the statement is compiled once per set.
+        changes: dict[tuple[str, ...], list[dict[str, Any]]] = {}
+        for device_id, act in pending.items():
+            values = {name: getattr(act, name) for name in ACTIVITY_COLUMNS
+                      if getattr(act, name) is not None}
+            if values:
+                changes.setdefault(tuple(values), []).append(
+                    {"d_id": device_id, **{f"d_{k}": v for k, v in values.items()}})
         try:
             async with self.db.transaction() as session:
-                for device_id, act in pending.items():
-                    await session.execute(
-                        update(Device).where(Device.id == device_id).where(
-                            Device.last_seen_at.is_(None) | (Device.last_seen_at < act.last_seen_at)
-                        ).values(last_seen_at=act.last_seen_at)
-                    )
-                    values = {name: getattr(act, name) for name in
-                              ("online", "battery_pct", "signal_dbm", "last_reading")
-                              if getattr(act, name) is not None}
-                    if values:
-                        await session.execute(
-                            update(Device).where(Device.id == device_id).values(**values)
-                        )
+                connection = await session.connection()
+                await connection.execute(_SEEN, seen)
+                for names, rows in changes.items():
+                    await connection.execute(_changes(names), rows)
         except Exception:
             for device_id, act in pending.items():  # keep them for the next try
                 self._activity.setdefault(device_id, act)
             raise
 
 
-def _is_operational(exc: Exception) -> bool:
+ACTIVITY_COLUMNS = ("online", "battery_pct", "signal_dbm", "last_reading")
+_DEVICES = cast(Table, Device.__table__)
+_SEEN = (
+    update(_DEVICES)
+    .where(_DEVICES.c.id == bindparam("d_id"))
+    .where(_DEVICES.c.last_seen_at.is_(None)
+           | (_DEVICES.c.last_seen_at < bindparam("d_ts", type_=_DEVICES.c.last_seen_at.type)))
+    .values(last_seen_at=bindparam("d_ts", type_=_DEVICES.c.last_seen_at.type))
+)
+
+
+def _changes(names: tuple[str, ...]) -> Any:
+    return update(_DEVICES).where(_DEVICES.c.id == bindparam("d_id")).values(
+        {name: bindparam(f"d_{name}", type_=_DEVICES.c[name].type) for name in names})
+
+
+def is_operational(exc: Exception) -> bool:
+    """Whether a store error means the store is unavailable (retry), not a bug."""
     from sqlalchemy.exc import DBAPIError, OperationalError
 
     if isinstance(exc, OperationalError):

@@ -141,7 +141,8 @@ class Device(Base):
     id: Mapped[str] = mapped_column(String(64), primary_key=True)
     type: Mapped[str] = mapped_column(String(32))
     elder_id: Mapped[str | None] = mapped_column(ForeignKey("elders.id"), index=True)
-    # Event time of the newest message of any kind: the offline rule reads this.
+    # Event time of the newest message of any kind: the offline rule reads this (indexed: the
+    # offline sweep is a range query over it).
     last_seen_at: Mapped[datetime | None]
     online: Mapped[bool | None] = mapped_column(Boolean)
     battery_pct: Mapped[float | None] = mapped_column(Float)

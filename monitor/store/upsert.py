@@ -20,6 +20,16 @@ async def insert_ignore(session: AsyncSession, model: Any, row: dict[str, Any]) 
     return bool(result.rowcount)  # type: ignore[attr-defined]
 
 
+async def insert_ignore_many(
+    session: AsyncSession, model: Any, rows: Sequence[dict[str, Any]], returning: Any
+) -> int:
+    """Insert rows in one statement, skipping those whose key exists; how many went in."""
+    if not rows:
+        return 0
+    stmt = _insert(session, model).values(list(rows)).on_conflict_do_nothing()
+    return len((await session.execute(stmt.returning(returning))).all())
+
+
 async def upsert(
     session: AsyncSession, model: Any, rows: Sequence[dict[str, Any]], keys: Sequence[str],
     update: Sequence[str],

@@ -8,14 +8,16 @@ The result depends only on the set of readings, never on the order they arrived 
 
 from __future__ import annotations
 
+import json
 import math
 from collections import defaultdict
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from functools import lru_cache
 from typing import Any
 
-from sqlalchemy import delete, func, select
+from sqlalchemy import bindparam, delete, func, select, text, tuple_
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -64,13 +66,23 @@ def _register_value(reading: Reading) -> tuple[str, float] | None:
     return None
 
 
+def counts_for_usage(reading: Reading) -> bool:
+    """Whether the reading is a register or motion reading that usage per hour is made of."""
+    return _register_value(reading) is not None
+
+
 def _insert(session: AsyncSession, table: Any) -> Any:
     dialect = session.get_bind().dialect.name
     return (postgresql.insert if dialect == "postgresql" else sqlite.insert)(table)
 
 
 async def record_usage(session: AsyncSession, readings: Sequence[Reading]) -> None:
-    """Store register readings and recompute the hours they touch, in the caller's transaction."""
+    """Store register readings and recompute the hours they touch, in the caller's transaction.
+
+    The hours are recomputed from the readings near the new ones, read for many devices in
+    one query; a device whose neighbours lie further back (silent for hours, a first
+    reading) is recomputed on its own with the exact per-device queries.
+    """
     latest: dict[tuple[str, datetime], float] = {}
     groups: dict[str, tuple[str, str | None]] = {}
     for reading in readings:
@@ -83,20 +95,152 @@ async def record_usage(session: AsyncSession, readings: Sequence[Reading]) -> No
     if not latest:
         return
     rows = [{"device_id": d, "ts": ts, "value": v} for (d, ts), v in latest.items()]
-    for i in range(0, len(rows), CHUNK):
-        stmt = _insert(session, RegisterReading).values(rows[i : i + CHUNK])
-        await session.execute(stmt.on_conflict_do_update(
-            index_elements=["device_id", "ts"], set_={"value": stmt.excluded.value}
-        ))
+    # executemany of one cached statement (SQLAlchemy batches it into multi-row INSERTs).
+    stmt = _insert(session, RegisterReading.__table__)
+    connection = await session.connection()
+    await connection.execute(stmt.on_conflict_do_update(
+        index_elements=["device_id", "ts"], set_={"value": stmt.excluded.value}
+    ), rows)
     new_ts: dict[str, list[datetime]] = defaultdict(list)
     for device_id, ts in latest:
         new_ts[device_id].append(ts)
-    for device_id, stamps in new_ts.items():
-        metric, elder_id = groups[device_id]
-        if metric == "motion":
-            await _recompute_counts(session, device_id, elder_id, stamps)
-        else:
-            await _recompute_register(session, device_id, metric, elder_id, stamps)
+    out = HourWrites()
+    order = sorted(new_ts, key=lambda d: min(new_ts[d]))
+    for i in range(0, len(order), CHUNK):
+        chunk = order[i : i + CHUNK]
+        floor = hour_floor(min(new_ts[chunk[0]])) - LOOKBACK
+        views = await _nearby(session, chunk, floor)
+        for device_id in chunk:
+            metric, elder_id = groups[device_id]
+            try:
+                await _recompute(views[device_id], device_id, metric, elder_id,
+                                 new_ts[device_id], out)
+            except NotNearby:
+                await _recompute(_Stored(session), device_id, metric, elder_id,
+                                 new_ts[device_id], out)
+    await out.write(session)
+
+
+# How far before the new readings' hour the batched path reads every reading; before that
+# only the newest one. A question about earlier readings takes the per-device path.
+LOOKBACK = timedelta(hours=2)
+
+
+class NotNearby(Exception):
+    """The readings read for the batch do not answer this question: ask the store."""
+
+
+class _Stored:
+    """Readings of a device, asked from the store one question at a time."""
+
+    def __init__(self, session: AsyncSession) -> None:
+        self.session = session
+
+    async def neighbour(self, device_id: str, moment: datetime,
+                        before: bool) -> tuple[datetime, float] | None:
+        return await _neighbour(self.session, device_id, moment, before=before)
+
+    async def between(self, device_id: str, start: datetime,
+                      end: datetime) -> list[tuple[datetime, float]]:
+        return await _between(self.session, device_id, start, end)
+
+
+@dataclass(slots=True)
+class _Nearby:
+    """Every reading of a device from `known_from` on, in order (None: all of them);
+    questions about earlier readings raise NotNearby."""
+
+    known_from: datetime | None
+    points: list[tuple[datetime, float]]
+
+    async def neighbour(self, device_id: str, moment: datetime,
+                        before: bool) -> tuple[datetime, float] | None:
+        if before:
+            found = [p for p in self.points if p[0] < moment]
+            if found:
+                return found[-1]
+            if self.known_from is None:
+                return None
+            raise NotNearby  # the one before lies further back
+        return next((p for p in self.points if p[0] >= moment), None)
+
+    async def between(self, device_id: str, start: datetime,
+                      end: datetime) -> list[tuple[datetime, float]]:
+        if self.known_from is not None and start < self.known_from:
+            raise NotNearby
+        return [p for p in self.points if start <= p[0] < end]
+
+
+_TS = RegisterReading.__table__.c.ts.type
+# The newest reading of each device below the floor: one index seek per device.
+_BELOW = {
+    "postgresql": "SELECT d.id, r.ts, r.value FROM unnest(CAST(:ids AS text[])) AS d(id) "
+                  "JOIN LATERAL (SELECT ts, value FROM register_readings WHERE device_id = d.id "
+                  "AND ts < :floor ORDER BY ts DESC LIMIT 1) AS r ON true",
+    "sqlite": "SELECT j.value, (SELECT ts FROM register_readings WHERE device_id = j.value "
+              "AND ts < :floor ORDER BY ts DESC LIMIT 1) AS ts, (SELECT value FROM "
+              "register_readings WHERE device_id = j.value AND ts < :floor ORDER BY ts DESC "
+              "LIMIT 1) AS value FROM json_each(:ids) AS j",
+}
+
+
+async def _nearby(session: AsyncSession, device_ids: list[str],
+                  floor: datetime) -> dict[str, _Nearby]:
+    """What the batched path knows of each device: its readings from `floor` on and the
+    newest one before it."""
+    views = {d: _Nearby(None, []) for d in device_ids}
+    dialect = session.get_bind().dialect.name
+    below = text(_BELOW[dialect] if dialect in _BELOW else _BELOW["postgresql"]).bindparams(
+        bindparam("floor", type_=_TS)).columns(ts=_TS)
+    ids: Any = device_ids if dialect == "postgresql" else json.dumps(device_ids)
+    connection = await session.connection()  # Core rows: no ORM result processing
+    for device_id, ts, value in (await connection.execute(below, {"ids": ids, "floor": floor})):
+        if ts is not None:
+            views[device_id].known_from = ts
+            views[device_id].points.append((ts, value))
+    table = RegisterReading.__table__.c
+    rows = await connection.execute(
+        select(table.device_id, table.ts, table.value)
+        .where(table.device_id.in_(device_ids), table.ts >= floor)
+        .order_by(table.device_id, table.ts)
+    )
+    for device_id, ts, value in rows.all():
+        views[device_id].points.append((ts, value))
+    return views
+
+
+@dataclass
+class HourWrites:
+    """The hours recomputed in one batch, written with a few statements at the end."""
+
+    rows: list[dict[str, Any]] = field(default_factory=list)
+    empty: list[tuple[str, str, datetime]] = field(default_factory=list)
+
+    async def write(self, session: AsyncSession) -> None:
+        for i in range(0, len(self.empty), CHUNK):
+            await session.execute(delete(HourlyUsage).where(
+                tuple_(HourlyUsage.device_id, HourlyUsage.metric, HourlyUsage.hour)
+                .in_(self.empty[i : i + CHUNK])))
+        if self.rows:
+            stmt = _insert(session, HourlyUsage.__table__)
+            connection = await session.connection()
+            await connection.execute(stmt.on_conflict_do_update(
+                index_elements=["device_id", "metric", "hour"],
+                set_={name: stmt.excluded[name]
+                      for name in ("elder_id", "value", "readings", "flagged")},
+            ), self.rows)
+
+
+async def _recompute(source: _Stored | _Nearby, device_id: str, metric: str,
+                     elder_id: str | None, stamps: list[datetime], out: HourWrites) -> None:
+    # Both paths compute into a fresh HourWrites: a NotNearby half-way leaves `out` untouched.
+    mine = HourWrites()
+    if metric == "motion":
+        await _recompute_counts(source, device_id, elder_id, stamps, mine)
+    else:
+        await _recompute_register(source, device_id, metric, elder_id, stamps, mine)
+    out.rows += mine.rows
+    out.empty += mine.empty
 
 
 async def _neighbour(
@@ -125,27 +269,32 @@ async def _between(
 
 def local_midnight(moment: datetime) -> datetime:
     """The start (in UTC) of the Asia/Shanghai day that holds `moment`."""
-    local = moment.astimezone(LOCAL_TZ)
+    # Asia/Shanghai's offset is whole hours: the answer depends only on the hour.
+    return _midnight_of_hour(hour_floor(moment))
+
+
+@lru_cache(maxsize=8192)
+def _midnight_of_hour(hour: datetime) -> datetime:
+    local = hour.astimezone(LOCAL_TZ)
     start = local.replace(hour=0, minute=0, second=0, microsecond=0)
-    return start.astimezone(moment.tzinfo)
+    return start.astimezone(hour.tzinfo)
 
 
 async def _recompute_register(
-    session: AsyncSession, device_id: str, metric: str, elder_id: str | None,
-    stamps: list[datetime],
+    source: _Stored | _Nearby, device_id: str, metric: str, elder_id: str | None,
+    stamps: list[datetime], out: HourWrites,
 ) -> None:
     first, last = min(stamps), max(stamps)
-    previous = await _neighbour(session, device_id, first, before=True)
-    following = await _neighbour(session, device_id, last + timedelta(microseconds=1),
-                                 before=False)
+    previous = await source.neighbour(device_id, first, True)
+    following = await source.neighbour(device_id, last + timedelta(microseconds=1), False)
     lo = previous[0] if previous else first
     if metric == "steps" and previous is None:
         lo = local_midnight(first)  # the day's first count runs from local midnight
     hi = following[0] if following else last
     start, end = hour_floor(lo), hour_floor(hi) + HOUR
-    points = await _between(session, device_id, start, end)
-    outer_before = await _neighbour(session, device_id, start, before=True)
-    outer_after = await _neighbour(session, device_id, end, before=False)
+    points = await source.between(device_id, start, end)
+    outer_before = await source.neighbour(device_id, start, True)
+    outer_after = await source.neighbour(device_id, end, False)
     hours = _hours_from(points, start, end)
     sequence = ([outer_before] if outer_before else []) + points + (
         [outer_after] if outer_after else [])
@@ -160,7 +309,7 @@ async def _recompute_register(
             continue
         if prior is not None:
             _spread(hours, metric, prior[0], b_ts, b_value - prior[1])
-    await _write_hours(session, device_id, metric, elder_id, hours, start, end)
+    _write_hours(out, device_id, metric, elder_id, hours)
 
 
 def _hours_from(
@@ -201,40 +350,29 @@ def _spread(
 
 
 async def _recompute_counts(
-    session: AsyncSession, device_id: str, elder_id: str | None, stamps: list[datetime]
+    source: _Stored | _Nearby, device_id: str, elder_id: str | None, stamps: list[datetime],
+    out: HourWrites,
 ) -> None:
     """Motion: 1 per active reading, summed in the hour of the reading."""
     start, end = hour_floor(min(stamps)), hour_floor(max(stamps)) + HOUR
-    points = await _between(session, device_id, start, end)
+    points = await source.between(device_id, start, end)
     hours = _hours_from(points, start, end)
     for ts, value in points:
         hours[hour_floor(ts)].value += value
-    await _write_hours(session, device_id, "motion", elder_id, hours, start, end)
+    _write_hours(out, device_id, "motion", elder_id, hours)
 
 
-async def _write_hours(
-    session: AsyncSession, device_id: str, metric: str, elder_id: str | None,
-    hours: dict[datetime, Hour], start: datetime, end: datetime,
+def _write_hours(
+    out: HourWrites, device_id: str, metric: str, elder_id: str | None,
+    hours: dict[datetime, Hour],
 ) -> None:
-    """Replace the rows of [start, end): upsert the hours that have data, delete the others."""
-    rows = [
+    """Replace the rows of the hours recomputed: upsert those with data, delete the others."""
+    out.rows += [
         {"device_id": device_id, "metric": metric, "hour": hour, "elder_id": elder_id,
          "value": slot.value, "readings": slot.readings, "flagged": slot.flagged}
         for hour, slot in hours.items() if slot.known
     ]
-    empty = [hour for hour, slot in hours.items() if not slot.known]
-    if empty:
-        await session.execute(delete(HourlyUsage).where(
-            HourlyUsage.device_id == device_id, HourlyUsage.metric == metric,
-            HourlyUsage.hour >= start, HourlyUsage.hour < end, HourlyUsage.hour.in_(empty),
-        ))
-    for i in range(0, len(rows), CHUNK):
-        stmt = _insert(session, HourlyUsage).values(rows[i : i + CHUNK])
-        await session.execute(stmt.on_conflict_do_update(
-            index_elements=["device_id", "metric", "hour"],
-            set_={name: stmt.excluded[name]
-                  for name in ("elder_id", "value", "readings", "flagged")},
-        ))
+    out.empty += [(device_id, metric, hour) for hour, slot in hours.items() if not slot.known]
 
 
 async def usage_series(

@@ -32,7 +32,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from monitor.config import RemoteCheckConfig
 from monitor.store.db import Database
 from monitor.store.models import Alarm, Device, Elder, HourlyUsage, Visit
-from monitor.store.upsert import insert_ignore
+from monitor.store.upsert import insert_ignore_many
 from monitor.timeutil import LOCAL_TZ, utcnow
 from monitor.visits.weeks import IsoWeek, day_start
 
@@ -246,9 +246,9 @@ class RemoteCheck:
             chunk = elders[i : i + CHUNK]
             async with self.db.transaction() as session:
                 verdicts = await self.judge(session, week, days, {e: devices[e] for e in chunk})
-                for verdict in verdicts:
-                    if len(verdict.evidence_days) >= self.settings.min_days:
-                        logged += int(await self._log(session, verdict, now))
+                logged += await self._log_all(session, [
+                    self._visit(v, now) for v in verdicts
+                    if len(v.evidence_days) >= self.settings.min_days])
         return logged
 
     async def judge(
@@ -271,18 +271,23 @@ class RemoteCheck:
             for elder_id, own in devices.items()
         ]
 
-    async def _log(self, session: AsyncSession, verdict: WeekVerdict, now: datetime) -> bool:
+    def _visit(self, verdict: WeekVerdict, now: datetime) -> dict[str, Any]:
         last = max(d.day for d in verdict.evidence_days)
         at = min(now, day_start(last + timedelta(days=1)) - timedelta(seconds=1))
-        # A plain insert that yields to a visit another daemon logged a moment ago.
-        return await insert_ignore(session, Visit, {
+        return {
             "elder_id": verdict.elder_id, "method": "remote_monitoring", "at": at,
             "by": "system", "source": SOURCE,
             "source_ref": source_ref(verdict.elder_id, verdict.week), "findings": {},
             "evidence": evidence_of(verdict, self.settings),
             "note": f"远程监测：本周 {len(verdict.evidence_days)} 天设备数据显示生活正常",
             "created_at": utcnow(),
-        })
+        }
+
+    async def _log_all(self, session: AsyncSession, rows: list[dict[str, Any]]) -> int:
+        """Insert the visits in one statement; a visit another daemon logged a moment ago
+        stays as it is. Returns how many were inserted."""
+        return await insert_ignore_many(session, Visit, rows, Visit.id)
+
 
 async def _alarm_spans(
     session: AsyncSession, elder_ids: list[str], start: datetime, end: datetime

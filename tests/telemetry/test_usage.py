@@ -158,3 +158,68 @@ async def test_usage_series_sums_devices_and_downsamples(db: Database) -> None:
     assert daily == [(DAY, pytest.approx(4.8)), (DAY + 24 * H, pytest.approx(4.8))]
     assert len(few) == 5 and few[1][0] == DAY + 10 * H
     assert power == []
+
+
+async def test_batches_over_many_devices_match_the_per_device_path(
+    db: Database, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Meters, wearables and motion sensors of several elders, with gaps longer than the
+    # batched path's lookback, recorded in shuffled batches: the hours must be those the
+    # per-device queries give, and most devices must have taken the batched path.
+    from monitor.telemetry import usage
+
+    rng = random.Random(7)
+    readings: list[Reading] = []
+    for d in range(12):
+        kind = ("water_meter", "power_meter", "wearable", "motion_sensor")[d % 4]
+        total, moment = 50.0 * d, DAY + timedelta(minutes=7 * d)
+        for _ in range(40):
+            moment += timedelta(minutes=rng.choice([5, 10, 20, 180]))
+            total += rng.random() * 0.2
+            fields: dict[str, float | int | bool] = {
+                "water_meter": {"total_m3": round(total, 3)},
+                "power_meter": {"total_kwh": round(total, 3)},
+                "wearable": {"steps": int(total * 100)},
+                "motion_sensor": {"motion": rng.random() < 0.5},
+            }[kind]
+            readings.append(Reading(f"dev-{d}", kind, f"E{d // 3}", moment, fields))
+    rng.shuffle(readings)
+    slow_calls = 0
+    original = usage._Stored.neighbour
+
+    async def counted(self: object, *args: object) -> object:
+        nonlocal slow_calls
+        slow_calls += 1
+        return await original(self, *args)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(usage._Stored, "neighbour", counted)
+    for i in range(0, len(readings), 60):
+        await record(db, readings[i : i + 60])
+    batched = {d: await hours(db, f"dev-{d}") for d in range(12)}
+    batched_slow = slow_calls
+
+    async with db.transaction() as session:
+        await session.execute(RegisterReading.__table__.delete())
+        await session.execute(HourlyUsage.__table__.delete())
+
+    class Unknown:
+        async def neighbour(self, *_: object) -> None:
+            raise usage.NotNearby
+
+        async def between(self, *_: object) -> None:
+            raise usage.NotNearby
+
+    async def nothing_nearby(session: object, device_ids: list[str],
+                             floor: datetime) -> dict[str, object]:
+        return {d: Unknown() for d in device_ids}
+
+    monkeypatch.setattr(usage, "_nearby", nothing_nearby)
+    for i in range(0, len(readings), 60):
+        await record(db, readings[i : i + 60])
+    for d in range(12):
+        got = await hours(db, f"dev-{d}")
+        assert got.keys() == batched[d].keys()
+        for hour, (value, count, flagged) in got.items():
+            assert batched[d][hour][0] == pytest.approx(value, abs=1e-9)
+            assert batched[d][hour][1:] == (count, flagged)
+    assert batched_slow < (slow_calls - batched_slow) / 2

@@ -1,0 +1,103 @@
+"""SOS latency: publish -> alarm committed, with the daemon under half its measured maximum
+telemetry load (the load-mode simulator publishing meanwhile)."""
+
+from __future__ import annotations
+
+import multiprocessing
+import statistics
+import time
+from pathlib import Path
+from typing import Any
+
+import paho.mqtt.client as mqtt
+from paho.mqtt.enums import CallbackAPIVersion
+
+from benchmarks import ingest, mqttload
+from benchmarks.report import Progress, Row
+from benchmarks.services import Broker
+
+DEFAULT_RATE = 2000.0  # msg/s of background load when the ingest benchmark did not run
+PROBE_EVERY_S = 0.1
+WARMUP_S = 5.0
+
+
+def _load(port: int, devices: int, rate: float, seconds: float) -> None:
+    from devices.simulator.load import run_load
+
+    run_load(f"127.0.0.1:{port}", devices, rate, seconds, processes=1, qos=1)
+
+
+def percentile(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    if not ordered:
+        return float("nan")
+    return ordered[min(len(ordered) - 1, max(0, round(q * (len(ordered) - 1))))]
+
+
+def run(sizes: Any, workdir: Path, max_rate: float | None, progress: Progress) -> list[Row]:
+    rate = (max_rate or DEFAULT_RATE * 2) / 2
+    probes = min(sizes.sos_probes, sizes.devices // 10)
+    broker = Broker(workdir / "broker-latency")
+    broker.start()
+    stop = workdir / "latency.stop"
+    try:
+        progress.step(f"latency: daemon with {sizes.devices:,} devices, load {rate:,.0f} msg/s")
+        config = ingest.pipeline_config(broker, "bench-latency", ingest.state_store(
+            workdir, sizes.devices), workdir, "sqlite")
+        consumer = ingest.start_consumer({"mode": "pipeline", "client_id": "bench-latency",
+                                          "config": config, "stop_file": str(stop)})
+        ingest.wait_ready(consumer)
+        # Warm up until every device has reported once (a device's first reading after a
+        # long silence takes the slower per-device usage path).
+        warmup = max(WARMUP_S, 1.5 * sizes.devices / rate)
+        seconds = warmup + probes * PROBE_EVERY_S + 2
+        load = multiprocessing.get_context("spawn").Process(
+            target=_load, args=(broker.port, sizes.devices, rate, seconds))
+        load.start()
+        time.sleep(warmup)
+        progress.step(f"latency: {probes} SOS presses, one every {PROBE_EVERY_S * 1000:.0f} ms")
+        sent = _probe(broker.port, probes)
+        load.join(60)
+        time.sleep(3.0)  # what is still queued behind the load
+        stop.touch()
+        result = ingest.finish(consumer).result
+    finally:
+        broker.stop()
+    committed = {elder: at for elder, at, created in result["alarms"] if created}
+    latencies = [(committed[mqttload.load_elder_id(k)] - at) * 1000
+                 for k, at in sent.items() if mqttload.load_elder_id(k) in committed]
+    lost = probes - len(latencies)
+    note = (f"{len(latencies)} of {probes} SOS committed"
+            f"{f' ({lost} missing)' if lost else ''}; background load {rate:,.0f} msg/s "
+            f"(half the pipeline's drain rate)")
+    rows = [Row("sos latency", "publish -> alarm committed, p50", "ms",
+                round(statistics.median(latencies), 1) if latencies else "n/a", note=note),
+            Row("sos latency", "publish -> alarm committed, p99", "ms",
+                round(percentile(latencies, 0.99), 1) if latencies else "n/a",
+                floor=("< 50 ms", bool(latencies) and percentile(latencies, 0.99) < 50)),
+            Row("sos latency", "publish -> alarm committed, max", "ms",
+                round(max(latencies), 1) if latencies else "n/a")]
+    handoffs = result.get("notifier") or []
+    rows.append(Row("sos latency", "publish -> first notification handed to the notifier",
+                    "ms", "not measured" if not handoffs else len(handoffs),
+                    note="the escalation outbox is on branch `escalation`; hook: "
+                         "benchmarks/consumer.py notifier_handoffs"))
+    return rows
+
+
+def _probe(port: int, probes: int) -> dict[int, float]:
+    """Press SOS on `probes` elders' call buttons in turn; when each was published."""
+    client = mqtt.Client(CallbackAPIVersion.VERSION2, protocol=mqtt.MQTTv311)
+    client.connect("127.0.0.1", port, 30)
+    client.loop_start()
+    sent: dict[int, float] = {}
+    try:
+        for k in range(probes):
+            topic, body = mqttload.sos(k, f"sos-{k}")
+            sent[k] = time.time()
+            client.publish(topic, body, qos=1)
+            time.sleep(PROBE_EVERY_S)
+    finally:
+        client.loop_stop()
+        client.disconnect()
+    return sent
