@@ -25,7 +25,8 @@ COMMUNITIES = 100
 NOW = datetime(2026, 12, 1, 12, 0, tzinfo=UTC)  # a Tuesday: Monday is complete
 OFFLINE_EVERY = 97  # one device in 97 has been silent for a day
 USAGE_HOURS = range(8, 20)  # local hours with usage on the day the remote check judges
-SCHEMA_VERSION = "v3"
+SILENT_EVERY = 1000  # one activity meter in 1000 has shown no use for 20 hours
+SCHEMA_VERSION = "v4"
 
 
 def elder_id(i: int) -> str:
@@ -59,8 +60,13 @@ def _rows(size: int, with_usage: bool) -> Iterator[tuple[str, tuple[Any, ...]]]:
         yield "elders", (elder_id(i), "压测老人", f"bc{i % COMMUNITIES:03d}", 1945, "[]", False,
                          "{}", True)
         for kind, kind_name in enumerate(DEVICE_TYPES):
-            yield "devices", (device_id(i, kind), kind_name, elder_id(i), _last_seen(i, kind),
-                              True)
+            seen = _last_seen(i, kind)
+            # Meters: the last hour with use, and the last hour without (monitor/rules/activity).
+            active = (NOW - timedelta(hours=20) if (i + kind) % SILENT_EVERY == 0
+                      else seen - timedelta(minutes=30)) if kind else None
+            idle = NOW - timedelta(hours=3) if kind else None
+            yield "devices", (device_id(i, kind), kind_name, elder_id(i), seen, True,
+                              active, idle, 80)
         if with_usage:
             for kind, metric in ((1, "water_m3"), (2, "power_kwh")):
                 for day in usage_days():
@@ -74,7 +80,8 @@ COLUMNS = {
     "communities": ("id", "street", "name"),
     "elders": ("id", "name", "community_id", "birth_year", "categories", "key_object",
                "overrides", "active"),
-    "devices": ("id", "type", "elder_id", "last_seen_at", "online"),
+    "devices": ("id", "type", "elder_id", "last_seen_at", "online", "last_active_at",
+                "last_idle_at", "battery_pct"),
     "hourly_usage": ("device_id", "metric", "hour", "elder_id", "value", "readings", "flagged"),
 }
 
@@ -166,6 +173,8 @@ def build_postgres(size: int, with_usage: bool) -> tuple[str, float | None]:
 
 
 def _pg_text(value: Any) -> str:
+    if value is None:
+        return "\\N"
     if isinstance(value, bool):
         return "t" if value else "f"
     if isinstance(value, datetime):

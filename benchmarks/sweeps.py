@@ -1,7 +1,7 @@
 """Periodic sweeps over the whole fleet, timed at several sizes on SQLite and PostgreSQL.
 
-A sweep is one async callable in SWEEPS: new sweeps (the inactivity and offline rules of
-monitor/rules/) plug in with one line there.
+A sweep is one async callable in SWEEPS: the rule engine's candidate checks
+(monitor/rules/engine.py `find_*`, what every minute's sweep runs) and the remote check.
 """
 
 from __future__ import annotations
@@ -10,30 +10,29 @@ import asyncio
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from datetime import timedelta
 from pathlib import Path
 
-from sqlalchemy import delete, select
+from sqlalchemy import delete
 
 from benchmarks import fleet
 from benchmarks.report import Progress, Row
-from monitor.config import RemoteCheckConfig
+from monitor.config import Config, RemoteCheckConfig
+from monitor.rules.engine import RuleEngine
 from monitor.store.db import Database
-from monitor.store.models import Device, Visit
+from monitor.store.models import Visit
 from monitor.visits.remote_check import SOURCE, RemoteCheck
 from monitor.visits.weeks import IsoWeek
 
-OFFLINE_AFTER = timedelta(hours=6)
 
+def rule_check(name: str) -> Callable[[Database], Awaitable[int]]:
+    """One of the rule engine's checks (`find_<name>`): the conditions it finds at NOW."""
 
-async def offline_devices(db: Database) -> int:
-    """Devices silent longer than OFFLINE_AFTER: one indexed range query over devices."""
-    async with db.sessions() as session:
-        rows = await session.execute(
-            select(Device.id, Device.elder_id, Device.last_seen_at)
-            .where(Device.last_seen_at < fleet.NOW - OFFLINE_AFTER)
-        )
-        return len(rows.all())
+    async def run(db: Database) -> int:
+        engine = RuleEngine(db, Config.model_validate({}))
+        async with db.sessions() as session:
+            return len(await getattr(engine, f"find_{name}")(session, fleet.NOW))
+
+    return run
 
 
 async def remote_check(db: Database) -> int:
@@ -55,9 +54,10 @@ class Sweep:
 
 
 SWEEPS: dict[str, Sweep] = {
-    "offline": Sweep(offline_devices),
+    "offline": Sweep(rule_check("offline")),
+    "inactivity": Sweep(rule_check("inactivity")),
+    "battery_low": Sweep(rule_check("battery_low")),
     "remote_check": Sweep(remote_check, needs_usage=True, undo=_undo_remote_check),
-    # "inactivity": Sweep(<the rules branch's sweep>),
 }
 
 
