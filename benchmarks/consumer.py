@@ -88,11 +88,23 @@ async def pipeline(spec: dict[str, Any]) -> dict[str, Any]:
             done.set()
 
     monitor.pipeline.handle = counted  # type: ignore[method-assign]
-    monitor.pipeline.alarm_listeners.append(
-        lambda alarm, created: alarms.append((alarm.elder_id, time.time(), created)))
-    # Named place for the escalation branch: time the first notification handed to the
-    # notifier here (notifier_handoffs), once the outbox exists.
+    elder_of: dict[int, str | None] = {}
+
+    def opened(alarm: Any, created: bool) -> None:
+        alarms.append((alarm.elder_id, time.time(), created))
+        elder_of[alarm.id] = alarm.elder_id
+
+    monitor.pipeline.alarm_listeners.append(opened)
+    # Every notification the outbox hands to a notifier (the demo's log channel), with when.
     notifier_handoffs: list[tuple[str | None, float]] = []
+    for notifier in monitor.notifiers.values():
+        send = notifier.send
+
+        async def timed(message: Any, send: Any = send) -> Any:
+            notifier_handoffs.append((elder_of.get(message.alarm_id), time.time()))
+            return await send(message)
+
+        notifier.send = timed  # type: ignore[method-assign]
     await monitor.start()
     print(json.dumps({"ready": time.time(), "devices": len(monitor.directory)}), flush=True)
     while not done.is_set():

@@ -17,7 +17,7 @@ from sqlalchemy import insert
 from devices.simulator.load import LOAD_TYPES, load_device_id
 from monitor.ingest.topics import TopicParser
 from monitor.store.db import Database
-from monitor.store.models import Community, Device, Elder, RegisterReading
+from monitor.store.models import Community, Contact, Device, DutyShift, Elder, RegisterReading
 
 PREFIX = "tanfang/v1"
 TELEMETRY_TYPES = [i for i, t in enumerate(LOAD_TYPES) if t != "call_button"]
@@ -47,6 +47,14 @@ async def fill_registry(url: str, devices: int) -> None:
                      "birth_year": 1945, "categories": ["高龄"], "key_object": False,
                      "overrides": {}, "active": True}
                     for e in range(lo, min(elders, lo + 20_000))])
+                # Someone for the escalation to notify: a son each, a duty officer all week.
+                await session.execute(insert(Contact), [
+                    {"elder_id": load_elder_id(e), "position": 0, "name": "压测家属",
+                     "relation": "儿子", "phone": f"+86139{e:08d}"}
+                    for e in range(lo, min(elders, lo + 20_000))])
+            await session.execute(insert(DutyShift), [
+                {"community_id": "load-01", "name": "压测值班", "phone": "+8613700000000",
+                 "weekday": day, "starts": "00:00", "ends": "00:00"} for day in range(7)])
             for lo in range(0, devices, 20_000):
                 await session.execute(insert(Device), [
                     {"id": load_device_id(i), "type": LOAD_TYPES[i % len(LOAD_TYPES)],

@@ -54,6 +54,12 @@ class Monitor:
         self.escalation = EscalationEngine(self.db, config.escalation, set(self.notifiers))
         self.outbox = Outbox(self.db, self.notifiers, config.notify, config.escalation,
                              config.api.public_url)
+        # A new alarm wakes the escalation at once, and a step that ran wakes the outbox: the
+        # first message goes out in milliseconds, not at the next tick.
+        self._escalation_due = asyncio.Event()
+        self._outbox_due = asyncio.Event()
+        self.pipeline.alarm_listeners.append(
+            lambda _alarm, created: self._escalation_due.set() if created else None)
         self._tasks: list[asyncio.Task[Any]] = []
 
     @property
@@ -97,8 +103,10 @@ class Monitor:
             self._spawn(self._every(remote.interval_s, self.remote_check.run), "remote check")
         escalation = self.config.escalation
         if escalation.enabled:
-            self._spawn(self._every(escalation.tick_s, self.escalation.tick), "escalation")
-            self._spawn(self._every(escalation.outbox_interval_s, self.outbox.run_once), "outbox")
+            self._spawn(self._every(escalation.tick_s, self._escalate, self._escalation_due),
+                        "escalation")
+            self._spawn(self._every(escalation.outbox_interval_s, self.outbox.run_once,
+                                    self._outbox_due), "outbox")
 
     def _spawn(self, coro: Coroutine[Any, Any, Any], name: str) -> None:
         task = asyncio.create_task(coro, name=name)
@@ -111,10 +119,20 @@ class Monitor:
             logger.critical("worker %s stopped: %r", task.get_name(), task.exception(),
                             exc_info=task.exception())
 
+    async def _escalate(self) -> None:
+        if await self.escalation.tick():
+            self._outbox_due.set()
+
     @staticmethod
-    async def _every(seconds: float, job: Any) -> None:
+    async def _every(seconds: float, job: Any, wake: asyncio.Event | None = None) -> None:
+        """Run `job` every `seconds`, and at once whenever `wake` is set."""
         while True:
-            await asyncio.sleep(seconds)
+            if wake is None:
+                await asyncio.sleep(seconds)
+            else:
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(wake.wait(), seconds)
+                wake.clear()
             try:
                 await job()
             except Exception:
