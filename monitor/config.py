@@ -42,7 +42,8 @@ class MqttConfig(Section):
     client_id: str = Field(
         "tanfang-monitor",
         description="Fixed client id: with a persistent session the broker keeps messages "
-        "published while the daemon is down.",
+        "published while the daemon is down. Events use a second connection, this id + "
+        "'-events'.",
     )
     topic_prefix: str = Field("tanfang/v1", description="Root of the device topics.")
     shared_group: str | None = Field(

@@ -44,7 +44,9 @@ class Monitor:
         self.pipeline = Pipeline(config, self.db, self.directory, self.metrics,
                                  on_readings=self._store_readings)
         self.telemetry = make_telemetry_store(config.telemetry, self.metrics, self._dead_letter)
-        self.source = MqttSource(config.mqtt, config.ingest.batch_max)
+        self.source = MqttSource(config.mqtt, config.ingest.batch_max, ("telemetry", "status"))
+        self.alarm_source = MqttSource(config.mqtt, config.ingest.batch_max, ("event",),
+                                       client_id=config.mqtt.client_id + "-events")
         self.login_throttle = LoginThrottle()
         self.rules = RuleEngine(self.db, config, metrics=self.metrics)
         self.rules.listeners = self.pipeline.alarm_listeners  # the same ears for rule alarms
@@ -88,8 +90,10 @@ class Monitor:
         await self.directory.load()
         await self.telemetry.start()
         self.usage.start()
+        await self.alarm_source.connect()
         await self.source.connect()
-        self._spawn(self.source.run(self.pipeline.handle), "ingest")
+        self._spawn(self.alarm_source.run(self.pipeline.handle), "ingest events")
+        self._spawn(self.source.run(self.pipeline.handle), "ingest telemetry")
         self._spawn(self._every(2.0, self.pipeline.flush_activity), "device activity")
         self._spawn(self._every(self.config.rules.sweep_interval_s, self.rules.sweep),
                     "rule sweeps")
@@ -147,10 +151,11 @@ class Monitor:
                 await asyncio.wait_for(session.execute(text("SELECT 1")), 3)
         except Exception:
             database = False
-        ok = database and self.source.connected
-        return {"status": "ok" if ok else "degraded", "broker": self.source.connected,
+        broker = self.source.connected and self.alarm_source.connected
+        ok = database and broker
+        return {"status": "ok" if ok else "degraded", "broker": broker,
                 "database": database, "devices": len(self.directory),
-                "ingest_backlog": self.source.backlog}
+                "ingest_backlog": self.source.backlog + self.alarm_source.backlog}
 
     async def stop(self) -> None:
         """Stop the workers, write what is pending, disconnect."""
@@ -160,6 +165,7 @@ class Monitor:
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await task
         self._tasks.clear()
+        await self.alarm_source.close()
         await self.source.close()
         with contextlib.suppress(Exception):
             await self.pipeline.flush_activity()

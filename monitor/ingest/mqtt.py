@@ -22,7 +22,7 @@ from paho.mqtt.properties import Properties
 from monitor.config import MqttConfig
 from monitor.errors import TanfangError
 from monitor.ingest.message import ReceivedMessage
-from monitor.ingest.topics import TopicParser
+from monitor.ingest.topics import KINDS, TopicKind, TopicParser
 
 logger = logging.getLogger(__name__)
 
@@ -34,10 +34,17 @@ class BrokerUnreachable(TanfangError):
 
 
 class MqttSource:
-    """Subscribes to the device topics and feeds batches to a handler, in arrival order."""
+    """Subscribes to the device topics and feeds batches to a handler, in arrival order.
 
-    def __init__(self, config: MqttConfig, batch_max: int = 2000) -> None:
+    The daemon runs two: one for events and one for telemetry and status, each a session of
+    its own (client id `mqtt.client_id` + `-events` for events), so an SOS never queues at
+    the broker behind a backlog of meter readings.
+    """
+
+    def __init__(self, config: MqttConfig, batch_max: int = 2000,
+                 kinds: Sequence[TopicKind] = KINDS, client_id: str | None = None) -> None:
         self.config = config
+        self.client_id = client_id or config.client_id
         self.batch_max = batch_max
         self.connected = False
         self._queue: deque[ReceivedMessage] = deque()
@@ -46,15 +53,16 @@ class MqttSource:
         self._loop: asyncio.AbstractEventLoop | None = None
         self._v5 = config.protocol == "5"
         self._client = self._make_client()
-        self._topics = TopicParser(config.topic_prefix).subscriptions(config.shared_group)
+        self._topics = TopicParser(config.topic_prefix).subscriptions(config.shared_group,
+                                                                      kinds)
 
     def _make_client(self) -> mqtt.Client:
         cfg = self.config
         if self._v5:
-            client = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=cfg.client_id,
+            client = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=self.client_id,
                                  protocol=mqtt.MQTTv5, manual_ack=True)
         else:
-            client = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=cfg.client_id,
+            client = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=self.client_id,
                                  protocol=mqtt.MQTTv311, clean_session=False, manual_ack=True)
         if cfg.username:
             client.username_pw_set(cfg.username, cfg.password)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from typing import Literal
 
 TopicKind = Literal["event", "telemetry", "status"]
@@ -26,9 +27,11 @@ class TopicParser:
             return None
         return match.group(1), match.group(2)  # type: ignore[return-value]
 
-    def subscriptions(self, shared_group: str | None = None) -> list[str]:
+    def subscriptions(
+        self, shared_group: str | None = None, kinds: Sequence[TopicKind] = KINDS
+    ) -> list[str]:
         """The filters the monitor subscribes to (shared among daemons when a group is set)."""
-        filters = [f"{self.prefix}/+/{kind}" for kind in KINDS]
+        filters = [f"{self.prefix}/+/{kind}" for kind in kinds]
         if shared_group:
             filters = [f"$share/{shared_group}/{f}" for f in filters]
         return filters
