@@ -23,10 +23,10 @@ from monitor.visits.weeks import IsoWeek, day_start
 DEVICE_TYPES = ("call_button", "water_meter", "power_meter")
 COMMUNITIES = 100
 NOW = datetime(2026, 12, 1, 12, 0, tzinfo=UTC)  # a Tuesday: Monday is complete
-OFFLINE_EVERY = 97  # one device in 97 has been silent for a day
+OFFLINE_EVERY = 997  # one device in 997 has been silent for a day
 USAGE_HOURS = range(8, 20)  # local hours with usage on the day the remote check judges
 SILENT_EVERY = 1000  # one activity meter in 1000 has shown no use for 20 hours
-SCHEMA_VERSION = "v4"
+SCHEMA_VERSION = "v5"
 
 
 def elder_id(i: int) -> str:
@@ -45,7 +45,7 @@ def _sqlite_ts(moment: datetime) -> str:
 def _last_seen(i: int, kind: int) -> datetime:
     if (i * 3 + kind) % OFFLINE_EVERY == 0:
         return NOW - timedelta(hours=26)
-    return NOW - timedelta(seconds=(i * 7 + kind * 13) % 3000)
+    return NOW - timedelta(seconds=(i * 7 + kind * 13) % 1800)  # within every heartbeat
 
 
 def usage_days() -> list[datetime]:
