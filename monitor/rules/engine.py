@@ -15,7 +15,8 @@ from __future__ import annotations
 
 import logging
 import zlib
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from contextlib import asynccontextmanager
 from datetime import date, datetime, timedelta
 from typing import Any
 
@@ -42,6 +43,7 @@ logger = logging.getLogger(__name__)
 Finder = Callable[[AsyncSession, datetime], Awaitable[list[AlarmDecision]]]
 Opened = list[tuple[Alarm, bool]]
 SWEEP_LOCK = zlib.crc32(b"tanfang rule sweep")
+SETTLE_CHUNK = 100  # subjects settled per transaction
 DAILY_LOCK = zlib.crc32(b"tanfang daily rules")
 UNTESTED_EVERY = timedelta(hours=6)
 
@@ -188,11 +190,16 @@ class RuleEngine:
                                              self.config.coverage.remote_check)
 
     async def sweep(self, now: datetime | None = None) -> Opened:
-        """Run every sweep at `now` (event time; default the wall clock) and settle episodes."""
+        """Run every sweep at `now` (event time; default the wall clock) and settle episodes.
+
+        The checks read in one short session; the episodes are settled a chunk of subjects
+        per transaction, so a mass event (hundreds of new alarms) never holds SQLite's single
+        write lock for long: an SOS commit waits for one chunk at most.
+        """
         now = now or utcnow()
         opened: Opened = []
-        async with self.db.transaction() as session:
-            if not await self._lock(session):
+        async with self._exclusive(SWEEP_LOCK) as mine:
+            if not mine:
                 return []  # another daemon is sweeping right now; its results serve both
             rules = self.rules
             plan: list[tuple[tuple[str, ...], Finder]] = [
@@ -205,12 +212,50 @@ class RuleEngine:
                     or now < self._untested_at:
                 plan.append((("button_untested",), self.find_untested))
                 self._untested_at = now
-            for kinds, finder in plan:
-                found = await finder(session, now)
-                opened += await self._reconcile(session, kinds, found, now, rules)
-            opened += await self._recheck_too_much(session, now, rules)
+            found: list[tuple[tuple[str, ...], list[AlarmDecision]]] = []
+            async with self.db.sessions() as session:
+                for kinds, finder in plan:
+                    found.append((kinds, await finder(session, now)))
+            for kinds, decisions in found:
+                opened += await self._reconcile_chunked(kinds, decisions, now, rules)
+            async with self.db.transaction() as session:
+                opened += await self._recheck_too_much(session, now, rules)
         self.announce(opened)
         return opened
+
+    async def _reconcile_chunked(self, kinds: Sequence[str], found: list[AlarmDecision],
+                                 now: datetime, rules: Rules) -> Opened:
+        opened: Opened = []
+        for kind in kinds:
+            wanted = {subject_of(d): d for d in found if d.kind == kind}
+            async with self.db.sessions() as session:
+                states = await load_states(session, kind)
+            subjects = sorted(set(wanted) | set(states))
+            for lo in range(0, len(subjects), SETTLE_CHUNK):
+                async with self.db.transaction() as session:
+                    for subject in subjects[lo : lo + SETTLE_CHUNK]:
+                        outcome = await settle(session, kind, subject, wanted.get(subject),
+                                               now, rules.hysteresis, states)
+                        if outcome.alarm is not None and not outcome.cleared:
+                            opened.append((outcome.alarm, outcome.created))
+        return opened
+
+    @asynccontextmanager
+    async def _exclusive(self, key: int) -> AsyncIterator[bool]:
+        """Whether this daemon holds the sweep for its whole run (PostgreSQL: a session
+        advisory lock on a connection of its own; SQLite: one daemon per file)."""
+        if self.db.is_sqlite:
+            yield True
+            return
+        async with self.db.engine.connect() as conn:
+            conn = await conn.execution_options(isolation_level="AUTOCOMMIT")
+            got = bool((await conn.execute(text("SELECT pg_try_advisory_lock(:k)"),
+                                           {"k": key})).scalar_one())
+            try:
+                yield got
+            finally:
+                if got:
+                    await conn.execute(text("SELECT pg_advisory_unlock(:k)"), {"k": key})
 
     async def daily(self, now: datetime | None = None) -> Opened:
         """The daily rules (own routine, night power) for the day before, once a local day.
