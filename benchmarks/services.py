@@ -2,32 +2,14 @@
 
 from __future__ import annotations
 
-import os
 import shutil
-import socket
 import subprocess
-import time
 import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
 
-PG_ADMIN_URL = os.environ.get("TANFANG_TEST_PG", "postgresql://postgres@127.0.0.1:5432/test")
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-def wait_port(port: int, timeout: float = 10.0) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        with socket.socket() as s:
-            if s.connect_ex(("127.0.0.1", port)) == 0:
-                return
-        time.sleep(0.05)
-    raise TimeoutError(f"nothing listens on port {port}")
+# The test suite's own helpers: one way to find a port and wait for a service.
+from tests.fixtures.services import PG_ADMIN_URL, free_port, wait_port
 
 
 @dataclass
