@@ -6,6 +6,7 @@ import asyncio
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from contextvars import ContextVar
 from pathlib import Path
 from typing import Any
 
@@ -34,6 +35,9 @@ def async_url(url: str) -> str:
     return parsed.set(drivername=driver).render_as_string(hide_password=False)
 
 
+WRITE_OPTION = "tanfang_write"
+
+
 def _sqlite_connect(dbapi_connection: Any, _record: Any) -> None:
     # The driver's own transaction handling would start transactions late and let RELEASE
     # SAVEPOINT commit early; SQLAlchemy's recipe: the driver emits nothing, we BEGIN.
@@ -47,9 +51,12 @@ def _sqlite_connect(dbapi_connection: Any, _record: Any) -> None:
 
 
 def _sqlite_begin(connection: Any) -> None:
-    # IMMEDIATE takes the write lock at once, waiting up to busy_timeout for it, instead of
-    # failing at the first write when another connection wrote since this one last read.
-    connection.exec_driver_sql("BEGIN IMMEDIATE")
+    # A transaction (Database.transaction) takes the write lock at once with IMMEDIATE,
+    # waiting up to busy_timeout for it, instead of failing at its first write when another
+    # connection wrote since it last read. A read (Database.sessions) is a plain BEGIN: in WAL
+    # mode it neither waits for the writer nor holds it up.
+    write = connection.get_execution_options().get(WRITE_OPTION, False)
+    connection.exec_driver_sql("BEGIN IMMEDIATE" if write else "BEGIN")
 
 
 def make_engine(url: str) -> AsyncEngine:
@@ -71,6 +78,12 @@ class Database:
         self.url = url
         self.engine = make_engine(url)
         self.sessions = async_sessionmaker(self.engine, expire_on_commit=False)
+        # SQLite has one writer, and its busy handler is not fair: a writer that commits and
+        # begins again at once can starve a waiting one (the escalation behind the usage
+        # writer) past the busy timeout. Writers of this process queue here, first come first
+        # served, instead.
+        self._writer = asyncio.Lock() if self.is_sqlite else None
+        self._writing: ContextVar[bool] = ContextVar(f"writing-{id(self)}", default=False)
 
     @property
     def is_sqlite(self) -> bool:
@@ -79,8 +92,19 @@ class Database:
     @asynccontextmanager
     async def transaction(self) -> AsyncIterator[AsyncSession]:
         """A session inside one transaction, committed on success, rolled back on error."""
-        async with self.sessions() as session, session.begin():
-            yield session
+        if self._writer is None or self._writing.get():
+            async with self.sessions() as session, session.begin():
+                await session.connection(execution_options={WRITE_OPTION: True})
+                yield session
+            return
+        async with self._writer:
+            token = self._writing.set(True)
+            try:
+                async with self.sessions() as session, session.begin():
+                    await session.connection(execution_options={WRITE_OPTION: True})
+                    yield session
+            finally:
+                self._writing.reset(token)
 
     async def migrate(self) -> None:
         """Bring the schema to the newest Alembic revision."""
