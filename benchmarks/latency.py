@@ -70,13 +70,7 @@ def run(sizes: Any, workdir: Path, max_rate: float | None, progress: Progress) -
     note = (f"{len(latencies)} of {probes} SOS committed"
             f"{f' ({lost} missing)' if lost else ''}; background load {rate:,.0f} msg/s "
             f"(half the pipeline's drain rate)")
-    rows = [Row("sos latency", "publish -> alarm committed, p50", "ms",
-                round(statistics.median(latencies), 1) if latencies else "n/a", note=note),
-            Row("sos latency", "publish -> alarm committed, p99", "ms",
-                round(percentile(latencies, 0.99), 1) if latencies else "n/a",
-                floor=("< 50 ms", bool(latencies) and percentile(latencies, 0.99) < 50)),
-            Row("sos latency", "publish -> alarm committed, max", "ms",
-                round(max(latencies), 1) if latencies else "n/a")]
+    rows = _spread("publish -> alarm committed", latencies, 50, note)
     first_message: dict[str, float] = {}
     for elder, at in result.get("notifier") or []:
         if elder is not None and elder not in first_message:
@@ -84,14 +78,21 @@ def run(sizes: Any, workdir: Path, max_rate: float | None, progress: Progress) -
     handed = [(first_message[mqttload.load_elder_id(k)] - at) * 1000
               for k, at in sent.items() if mqttload.load_elder_id(k) in first_message]
     note = f"{len(handed)} of {probes} SOS reached the notifier (escalation woken by the alarm)"
-    rows += [Row("sos latency", "publish -> first notification handed to the notifier, p50", "ms",
-                 round(statistics.median(handed), 1) if handed else "n/a", note=note),
-             Row("sos latency", "publish -> first notification handed to the notifier, p99", "ms",
-                 round(percentile(handed, 0.99), 1) if handed else "n/a",
-                 floor=("< 100 ms", bool(handed) and percentile(handed, 0.99) < 100)),
-             Row("sos latency", "publish -> first notification handed to the notifier, max", "ms",
-                 round(max(handed), 1) if handed else "n/a")]
+    rows += _spread("publish -> first notification handed to the notifier", handed, 100, note)
     return rows
+
+
+def _spread(case: str, values: list[float], floor_ms: float, note: str) -> list[Row]:
+    """p50, p99 (against its floor) and max of latencies in milliseconds."""
+    def shown(value: float) -> float | str:
+        return round(value, 1) if values else "n/a"
+
+    p99 = percentile(values, 0.99)
+    return [Row("sos latency", f"{case}, p50", "ms",
+                shown(statistics.median(values) if values else 0.0), note=note),
+            Row("sos latency", f"{case}, p99", "ms", shown(p99),
+                floor=(f"< {floor_ms:g} ms", bool(values) and p99 < floor_ms)),
+            Row("sos latency", f"{case}, max", "ms", shown(max(values, default=0.0)))]
 
 
 def _probe(port: int, probes: int) -> dict[int, float]:

@@ -89,7 +89,8 @@ def _explains(incident: Incident, alarm: dict[str, Any]) -> bool:
 def evaluate(truth: list[Incident], alarms: list[dict[str, Any]], elder_months: float
              ) -> dict[str, Any]:
     """Found / missed injected incidents, and false alarms per elder-month by rule."""
-    found, missed = [], []
+    found: list[dict[str, Any]] = []
+    missed: list[dict[str, Any]] = []
     for incident in (i for i in truth if i.source == "scenario" and i.kind in EXPECT):
         kinds = EXPECT[incident.kind][0]
         hit = [a for a in alarms if a["kind"] in kinds and _explains(incident, a)]

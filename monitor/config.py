@@ -475,6 +475,19 @@ def _merge(base: dict[str, Any], over: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
+def load_yaml_mapping(text: str, source: str) -> dict[str, Any]:
+    """The YAML text as a mapping ({} when empty); ConfigError names the file and line."""
+    try:
+        loaded = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f" at line {mark.line + 1}" if mark else ""
+        raise ConfigError(f"{source}: not valid YAML{where}") from None
+    if loaded is not None and not isinstance(loaded, dict):
+        raise ConfigError(f"{source}: the top level must be a mapping")
+    return loaded or {}
+
+
 def describe_error(error: ValidationError, source: str) -> str:
     """One line naming the first bad key and what is wrong with it."""
     first = error.errors()[0]
@@ -507,15 +520,7 @@ def load_config(path: str | Path | None = None, environ: dict[str, str] | None =
             raise ConfigError(f"configuration file not found: {chosen}") from None
         except OSError as exc:
             raise ConfigError(f"cannot read configuration file {chosen}: {exc.strerror}") from None
-        try:
-            loaded = yaml.safe_load(text)
-        except yaml.YAMLError as exc:
-            mark = getattr(exc, "problem_mark", None)
-            where = f" at line {mark.line + 1}" if mark else ""
-            raise ConfigError(f"{chosen}: not valid YAML{where}") from None
-        if loaded is not None and not isinstance(loaded, dict):
-            raise ConfigError(f"{chosen}: the top level must be a mapping of sections")
-        data = loaded or {}
+        data = load_yaml_mapping(text, str(chosen))
     env = _env_overrides(dict(os.environ if environ is None else environ))
     try:
         return Config.model_validate(_merge(data, env))

@@ -13,11 +13,10 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
-import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from monitor.calendar import CareCalendar, CareDayEntry
-from monitor.config import describe_error
+from monitor.config import describe_error, load_yaml_mapping
 from monitor.errors import ConfigError
 from monitor.timeutil import LOCAL_TZ
 
@@ -246,16 +245,9 @@ class Rules:
 
 def parse_rules(text: str, source: str) -> Rules:
     """Validate the text of a rules file; ConfigError names the bad key."""
+    loaded = load_yaml_mapping(text, source)
     try:
-        loaded = yaml.safe_load(text)
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f" at line {mark.line + 1}" if mark else ""
-        raise ConfigError(f"{source}: not valid YAML{where}") from None
-    if loaded is not None and not isinstance(loaded, dict):
-        raise ConfigError(f"{source}: the top level must be a mapping")
-    try:
-        return Rules(RulesFile.model_validate(loaded or {}))
+        return Rules(RulesFile.model_validate(loaded))
     except ValidationError as exc:
         raise ConfigError(describe_error(exc, source)) from None
 
