@@ -8,6 +8,7 @@ import shutil
 import subprocess
 import sys
 import uuid
+from datetime import UTC, datetime
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -71,11 +72,17 @@ def pipeline_config(broker: Broker, client_id: str, state_url: str, workdir: Pat
     }
 
 
-def state_store(workdir: Path, devices: int) -> str:
-    """A SQLite state store holding the load registry: built once, copied for each consumer."""
-    template = workdir / f"registry-{devices}.db"
+def state_store(workdir: Path, devices: int, live: bool = False) -> str:
+    """A SQLite state store holding the load registry: built once, copied for each consumer.
+
+    The drains send readings from `mqttload.START` on; `live` seeds the registers just
+    before now instead, for a load of readings stamped now (a meter silent for days would
+    spread the gap over every hour of it: real work, but not the steady state measured).
+    """
+    template = workdir / f"registry-{devices}{'-live' if live else ''}.db"
     if not template.exists():
-        mqttload.fill(f"sqlite:///{template}", devices)
+        mqttload.fill(f"sqlite:///{template}", devices,
+                      datetime.now(UTC).replace(microsecond=0) if live else None)
     copy = workdir / f"state-{uuid.uuid4().hex[:8]}.db"
     shutil.copy(template, copy)
     return f"sqlite:///{copy}"

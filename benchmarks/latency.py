@@ -43,7 +43,7 @@ def run(sizes: Any, workdir: Path, max_rate: float | None, progress: Progress) -
     try:
         progress.step(f"latency: daemon with {sizes.devices:,} devices, load {rate:,.0f} msg/s")
         config = ingest.pipeline_config(broker, "bench-latency", ingest.state_store(
-            workdir, sizes.devices), workdir, "sqlite")
+            workdir, sizes.devices, live=True), workdir, "sqlite")
         consumer = ingest.start_consumer({"mode": "pipeline", "client_id": "bench-latency",
                                           "config": config, "stop_file": str(stop)})
         ingest.wait_ready(consumer)

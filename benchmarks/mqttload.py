@@ -32,8 +32,10 @@ def load_elder_id(e: int) -> str:
     return f"L{e:06d}"
 
 
-async def fill_registry(url: str, devices: int) -> None:
-    """Migrate the store and register `devices` load devices, ten per elder."""
+async def fill_registry(url: str, devices: int, start: datetime | None = None) -> None:
+    """Migrate the store and register `devices` load devices, ten per elder, with register
+    readings just before `start` (the first reading the benchmark will send)."""
+    start = start or START
     db = Database(url)
     try:
         await db.migrate()
@@ -60,7 +62,7 @@ async def fill_registry(url: str, devices: int) -> None:
                     {"id": load_device_id(i), "type": LOAD_TYPES[i % len(LOAD_TYPES)],
                      "elder_id": load_elder_id(i // 10)}
                     for i in range(lo, min(devices, lo + 20_000))])
-            seeds = [{"device_id": load_device_id(i), "ts": START - timedelta(minutes=m),
+            seeds = [{"device_id": load_device_id(i), "ts": start - timedelta(minutes=m),
                       "value": SEED[LOAD_TYPES[i % len(LOAD_TYPES)]]}
                      for i in range(devices) if LOAD_TYPES[i % len(LOAD_TYPES)] in SEED
                      for m in (61, 1)]
@@ -164,5 +166,5 @@ def publish(port: int, messages: Iterator[tuple[str, bytes]], qos: int = 1) -> t
     return acked, seconds
 
 
-def fill(url: str, devices: int) -> None:
-    asyncio.run(fill_registry(url, devices))
+def fill(url: str, devices: int, start: datetime | None = None) -> None:
+    asyncio.run(fill_registry(url, devices, start))

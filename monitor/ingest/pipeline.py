@@ -339,7 +339,7 @@ class Pipeline:
                 changes.setdefault(tuple(values), []).append(
                     {"d_id": device_id, **{f"d_{k}": v for k, v in values.items()}})
         try:
-            async with self.db.transaction() as session:
+            async with self.db.transaction(background=True) as session:
                 connection = await session.connection()
                 await connection.execute(_SEEN, seen)
                 for names, rows in changes.items():

@@ -106,10 +106,14 @@ class RuleEngine:
             return rules.for_elder(elder_id, info.categories if info else ()).vitals
 
         findings = await check_vitals(session, wearables, settings_for, community)
+        states: dict[str, dict[str, dict[str, Any]]] = {}  # one query per kind, not per finding
+        for kind in sorted({f.kind for f in findings}):
+            states[kind] = await load_states(
+                session, kind, sorted({f.subject for f in findings if f.kind == kind}),
+                lock=True)
         for finding in findings:
-            states = await load_states(session, finding.kind, [finding.subject], lock=True)
             outcome = await settle(session, finding.kind, finding.subject, finding.decision,
-                                   finding.at, rules.hysteresis, states)
+                                   finding.at, rules.hysteresis, states[finding.kind])
             if outcome.alarm is not None and not outcome.cleared:
                 opened.append((outcome.alarm, outcome.created))
 
@@ -218,7 +222,7 @@ class RuleEngine:
                     found.append((kinds, await finder(session, now)))
             for kinds, decisions in found:
                 opened += await self._reconcile_chunked(kinds, decisions, now, rules)
-            async with self.db.transaction() as session:
+            async with self.db.transaction(background=True) as session:
                 opened += await self._recheck_too_much(session, now, rules)
         self.announce(opened)
         return opened
@@ -232,7 +236,7 @@ class RuleEngine:
                 states = await load_states(session, kind)
             subjects = sorted(set(wanted) | set(states))
             for lo in range(0, len(subjects), SETTLE_CHUNK):
-                async with self.db.transaction() as session:
+                async with self.db.transaction(background=True) as session:
                     for subject in subjects[lo : lo + SETTLE_CHUNK]:
                         outcome = await settle(session, kind, subject, wanted.get(subject),
                                                now, rules.hysteresis, states)
@@ -267,7 +271,7 @@ class RuleEngine:
         if self._routine_day == yesterday:
             return []
         opened: Opened = []
-        async with self.db.transaction() as session:
+        async with self.db.transaction(background=True) as session:
             if not await self._lock(session, DAILY_LOCK):
                 return []
             found = await self.find_departures(session, now)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections import deque
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from contextvars import ContextVar
@@ -80,9 +81,8 @@ class Database:
         self.sessions = async_sessionmaker(self.engine, expire_on_commit=False)
         # SQLite has one writer, and its busy handler is not fair: a writer that commits and
         # begins again at once can starve a waiting one (the escalation behind the usage
-        # writer) past the busy timeout. Writers of this process queue here, first come first
-        # served, instead.
-        self._writer = asyncio.Lock() if self.is_sqlite else None
+        # writer) past the busy timeout. Writers of this process queue here instead.
+        self._writer = WriterQueue() if self.is_sqlite else None
         self._writing: ContextVar[bool] = ContextVar(f"writing-{id(self)}", default=False)
 
     @property
@@ -90,14 +90,18 @@ class Database:
         return self.engine.dialect.name == "sqlite"
 
     @asynccontextmanager
-    async def transaction(self) -> AsyncIterator[AsyncSession]:
-        """A session inside one transaction, committed on success, rolled back on error."""
+    async def transaction(self, background: bool = False) -> AsyncIterator[AsyncSession]:
+        """A session inside one transaction, committed on success, rolled back on error.
+
+        `background` marks bulk work (usage, device activity, sweeps) that, on SQLite, lets
+        waiting alarms, escalation steps and people's actions write first.
+        """
         if self._writer is None or self._writing.get():
             async with self.sessions() as session, session.begin():
                 await session.connection(execution_options={WRITE_OPTION: True})
                 yield session
             return
-        async with self._writer:
+        async with self._writer.turn(background):
             token = self._writing.set(True)
             try:
                 async with self.sessions() as session, session.begin():
@@ -112,6 +116,42 @@ class Database:
 
     async def close(self) -> None:
         await self.engine.dispose()
+
+
+class WriterQueue:
+    """Turns at SQLite's one writer for this process's tasks: first come, first served, except
+    that background work waits while anything else is waiting."""
+
+    def __init__(self) -> None:
+        self._busy = False
+        self._waiting: tuple[deque[asyncio.Future[None]], ...] = (deque(), deque())
+
+    @asynccontextmanager
+    async def turn(self, background: bool = False) -> AsyncIterator[None]:
+        if self._busy or any(self._waiting):
+            ticket = asyncio.get_running_loop().create_future()
+            self._waiting[1 if background else 0].append(ticket)
+            try:
+                await ticket
+            except asyncio.CancelledError:
+                if ticket.done() and not ticket.cancelled():
+                    self._pass_on()  # handed the turn while being cancelled: pass it on
+                raise
+        else:
+            self._busy = True
+        try:
+            yield
+        finally:
+            self._pass_on()
+
+    def _pass_on(self) -> None:
+        for queue in self._waiting:
+            while queue:
+                ticket = queue.popleft()
+                if not ticket.done():  # a cancelled waiter's ticket is skipped
+                    ticket.set_result(None)
+                    return
+        self._busy = False
 
 
 def alembic_config(url: str) -> Any:

@@ -76,7 +76,7 @@ class UsageWriter:
         for i in range(0, len(devices), DEVICES_PER_TRANSACTION):
             part = [r for d in devices[i : i + DEVICES_PER_TRANSACTION] for r in by_device[d]]
             try:
-                async with self.db.transaction() as session:
+                async with self.db.transaction(background=True) as session:
                     await record_usage(session, part)
                     opened = await self.rules.on_readings(session, part) if self.rules else None
             except Exception as exc:

@@ -244,7 +244,7 @@ class RemoteCheck:
         logged = 0
         for i in range(0, len(elders), CHUNK):
             chunk = elders[i : i + CHUNK]
-            async with self.db.transaction() as session:
+            async with self.db.transaction(background=True) as session:
                 verdicts = await self.judge(session, week, days, {e: devices[e] for e in chunk})
                 logged += await self._log_all(session, [
                     self._visit(v, now) for v in verdicts
