@@ -324,32 +324,37 @@ class Pipeline:
             )
 
     async def flush_activity(self) -> None:
-        """Write what devices said lately (last seen, battery, last reading) to their rows."""
-        if not self._activity:
-            return
+        """Write what devices said lately (last seen, battery, last reading) to their rows,
+        a part of the devices per transaction (SQLite's writer is not held for long)."""
         pending, self._activity = self._activity, {}
-        seen = [{"d_id": device_id, "d_ts": act.last_seen_at}
-                for device_id, act in pending.items()]
+        items = list(pending.items())
+        for i in range(0, len(items), ACTIVITY_PER_TRANSACTION):
+            part = items[i : i + ACTIVITY_PER_TRANSACTION]
+            try:
+                await self._write_activity(part)
+            except Exception:
+                for device_id, act in items[i:]:  # keep them for the next try
+                    self._activity.setdefault(device_id, act)
+                raise
+
+    async def _write_activity(self, part: list[tuple[str, Activity]]) -> None:
+        seen = [{"d_id": device_id, "d_ts": act.last_seen_at} for device_id, act in part]
         # One executemany per set of columns: the statement is compiled once per set.
         changes: dict[tuple[str, ...], list[dict[str, Any]]] = {}
-        for device_id, act in pending.items():
+        for device_id, act in part:
             values = {name: getattr(act, name) for name in ACTIVITY_COLUMNS
                       if getattr(act, name) is not None}
             if values:
                 changes.setdefault(tuple(values), []).append(
                     {"d_id": device_id, **{f"d_{k}": v for k, v in values.items()}})
-        try:
-            async with self.db.transaction(background=True) as session:
-                connection = await session.connection()
-                await connection.execute(_SEEN, seen)
-                for names, rows in changes.items():
-                    await connection.execute(_changes(names), rows)
-        except Exception:
-            for device_id, act in pending.items():  # keep them for the next try
-                self._activity.setdefault(device_id, act)
-            raise
+        async with self.db.transaction(background=True) as session:
+            connection = await session.connection()
+            await connection.execute(_SEEN, seen)
+            for names, rows in changes.items():
+                await connection.execute(_changes(names), rows)
 
 
+ACTIVITY_PER_TRANSACTION = 500
 ACTIVITY_COLUMNS = ("online", "battery_pct", "signal_dbm", "last_reading")
 _DEVICES = cast(Table, Device.__table__)
 _SEEN = (

@@ -1,9 +1,10 @@
 """InfluxDB line protocol: one Reading becomes one line, every escaping rule applied.
 
-Decisions (see docs/telemetry.md): names and tag values may not hold a newline, a carriage
-return or a backslash (InfluxDB 1.x cannot read a backslash before a separator back), so
-they are refused; numbers are written as floats so that a field never changes type;
-string field values escape `"` and `\\` and keep newlines verbatim.
+Decisions (see docs/telemetry.md): names and tag values may not hold a control character
+(a newline ends the line, InfluxDB 1.x reads a tab as a separator and mangles NUL) or a
+backslash (InfluxDB 1.x cannot read one before a separator back), so they are refused;
+numbers are written as floats so that a field never changes type; string field values
+escape `"` and `\\` and keep newlines verbatim.
 """
 
 from __future__ import annotations
@@ -16,7 +17,6 @@ from monitor.telemetry.reading import FieldValue, Reading
 
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 MAX_STRING_BYTES = 64 * 1024
-_FORBIDDEN = ("\n", "\r", "\\")
 _MEASUREMENT_ESCAPES = str.maketrans({",": "\\,", " ": "\\ "})
 _KEY_ESCAPES = str.maketrans({",": "\\,", "=": "\\=", " ": "\\ "})
 _STRING_ESCAPES = str.maketrans({'"': '\\"', "\\": "\\\\"})
@@ -29,9 +29,9 @@ class LineProtocolError(ValueError):
 def _check_name(kind: str, text: str) -> None:
     if not text:
         raise LineProtocolError(f"empty {kind}")
-    for bad in _FORBIDDEN:
-        if bad in text:
-            raise LineProtocolError(f"{kind} {text!r} holds {bad!r}, which is not allowed")
+    for char in text:
+        if char == "\\" or char < " " or char == "\x7f":
+            raise LineProtocolError(f"{kind} {text!r} holds {char!r}, which is not allowed")
 
 
 def escape_measurement(name: str) -> str:

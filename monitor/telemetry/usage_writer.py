@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections.abc import Sequence
 from typing import Any, Protocol
 
@@ -23,7 +24,9 @@ from monitor.telemetry.usage import counts_for_usage, record_usage
 
 logger = logging.getLogger(__name__)
 
-DEVICES_PER_TRANSACTION = 200
+# How long one usage transaction should hold the writer, and the bounds of its size.
+HOLD_S = 0.025
+MIN_DEVICES, MAX_DEVICES = 10, 1000
 
 
 class ReadingRules(Protocol):
@@ -46,6 +49,7 @@ class UsageWriter:
                  batch_size: int = 5000, interval_s: float = 1.0) -> None:
         self.db = db
         self.rules = rules
+        self.devices_per_transaction = 100
         self.batcher: Batcher[Reading] = Batcher(
             self._ship, batch_size=batch_size, interval_s=interval_s,
             max_pending=max(batch_size * 40, 200_000), overflow=self._overflow, name="usage",
@@ -67,29 +71,43 @@ class UsageWriter:
         await self.batcher.close()
 
     async def _ship(self, readings: list[Reading]) -> list[Reading]:
-        # A transaction per few hundred devices (all readings of a device in the same one):
-        # SQLite has one writer, and an SOS commit must not wait behind a whole batch.
+        # A transaction per part of the devices (all readings of a device in the same one),
+        # sized to hold SQLite's one writer about HOLD_S: an SOS waits at most that long.
         by_device: dict[str, list[Reading]] = {}
         for reading in readings:
             by_device.setdefault(reading.device_id, []).append(reading)
         devices = list(by_device)
-        for i in range(0, len(devices), DEVICES_PER_TRANSACTION):
-            part = [r for d in devices[i : i + DEVICES_PER_TRANSACTION] for r in by_device[d]]
+        i = 0
+        while i < len(devices):
+            size = self.devices_per_transaction
+            part = [r for d in devices[i : i + size] for r in by_device[d]]
             try:
                 async with self.db.transaction(background=True) as session:
+                    began = time.perf_counter()
                     await record_usage(session, part)
                     opened = await self.rules.on_readings(session, part) if self.rules else None
+                self._fit(len(devices[i : i + size]), time.perf_counter() - began)
             except Exception as exc:
                 if not (isinstance(exc, OSError | ConnectionError) or is_operational(exc)):
                     logger.exception("usage of %d readings could not be recorded; dropped",
                                      len(part))
+                    i += size
                     continue
                 logger.warning("store unavailable for usage (%s); will try again", exc)
                 return [r for d in devices[i:] for r in by_device[d]]
             if self.rules is not None:
                 self.rules.announce(opened)
+            i += size
             await asyncio.sleep(0)  # let a waiting event commit go first
         return []
+
+    def _fit(self, devices: int, held_s: float) -> None:
+        """Size the next transaction from how long this one held the writer."""
+        per_device = held_s / max(1, devices)
+        fitted = HOLD_S / per_device if per_device > 0 else MAX_DEVICES
+        # Halfway there each time: one slow transaction (a cold cache) does not halve the next.
+        size = (self.devices_per_transaction + fitted) / 2
+        self.devices_per_transaction = int(min(MAX_DEVICES, max(MIN_DEVICES, size)))
 
     @staticmethod
     def _overflow(readings: list[Reading]) -> None:

@@ -18,9 +18,9 @@ from tests.fixtures.influxdb import Influxd
 from tests.telemetry.conftest import influx_config, points
 
 BASE = datetime(2026, 12, 3, tzinfo=UTC)
-# Names may hold anything but newlines, carriage returns and backslashes (refused by design).
+# Names may hold anything but control characters and backslashes (refused by design).
 names = st.text(
-    st.characters(blacklist_categories=("Cs",), blacklist_characters="\n\r\\"),
+    st.characters(blacklist_categories=("Cs", "Cc"), blacklist_characters="\\"),
     min_size=1, max_size=20,
 ).filter(lambda s: not s.startswith("#") and s != "time")
 values: st.SearchStrategy[FieldValue] = st.one_of(
@@ -45,10 +45,11 @@ def same(written: FieldValue, read: object) -> bool:
 def test_round_trip_reads_back_exactly(influxd: Influxd, tmp_path: Path) -> None:
     counter = itertools.count()
 
-    @settings(max_examples=50, deadline=None,
+    @settings(max_examples=50, deadline=None, derandomize=True,
               suppress_health_check=[HealthCheck.function_scoped_fixture])
     @given(measurement=names, device_id=names, elder_id=st.none() | st.text(max_size=10)
-           .filter(lambda s: not any(c in s for c in "\n\r\\")), fields=field_sets)
+           .filter(lambda s: not any(c == "\\" or c < " " or c == "\x7f" for c in s)),
+           fields=field_sets)
     def check(measurement: str, device_id: str, elder_id: str | None,
               fields: dict[str, FieldValue]) -> None:
         n = next(counter)
