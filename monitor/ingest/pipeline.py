@@ -41,6 +41,8 @@ from monitor.timeutil import utcnow
 logger = logging.getLogger(__name__)
 
 AlarmListener = Callable[[Alarm, bool], None]
+# Telemetry messages validated between two chances for other tasks (an SOS) to run.
+YIELD_EVERY = 200
 TelemetryHook = Callable[[Sequence[Reading]], Awaitable[None]]
 
 
@@ -109,7 +111,9 @@ class Pipeline:
                 else:
                     rest.append(message)
             await self._retry(self._commit_events, work)
-            for message in rest:
+            for index, message in enumerate(rest):
+                if index and not index % YIELD_EVERY:
+                    await asyncio.sleep(0)  # an SOS arriving meanwhile need not wait for us
                 await self._sort(message, work)
             if work.readings and self.on_readings is not None:
                 await self._retry(self.on_readings, work.readings)

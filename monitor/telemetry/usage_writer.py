@@ -25,8 +25,8 @@ from monitor.telemetry.usage import counts_for_usage, record_usage
 logger = logging.getLogger(__name__)
 
 # How long one usage transaction should hold the writer, and the bounds of its size.
-HOLD_S = 0.025
-MIN_DEVICES, MAX_DEVICES = 10, 1000
+HOLD_S = 0.04
+MIN_DEVICES, MAX_DEVICES = 40, 1000
 
 
 class ReadingRules(Protocol):
