@@ -8,8 +8,8 @@ import shutil
 import subprocess
 import sys
 import uuid
-from datetime import UTC, datetime
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 

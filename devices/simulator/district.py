@@ -153,7 +153,9 @@ def _devices(rng: random.Random, n: int, categories: list[str]) -> list[dict[str
 
 
 def _duty_roster(rng: random.Random, communities: list[dict[str, str]]) -> list[dict[str, Any]]:
-    """Two staff per community split weekdays; one of them covers the weekend days."""
+    """Two staff per community split weekdays; one of them covers the weekend days. Outside
+    those hours the district's night desk (two officers on alternate nights, no community)
+    is on duty, so an SOS at 3 a.m. reaches a person on duty too."""
     roster: list[dict[str, Any]] = []
     n = 0
     for community in communities:
@@ -162,9 +164,20 @@ def _duty_roster(rng: random.Random, communities: list[dict[str, str]]) -> list[
             staff.append((rng.choice(SURNAMES) + rng.choice(STAFF_GIVEN), fake_phone("duty", n)))
             n += 1
         for weekday in range(7):  # 0 = Monday ... 6 = Sunday, as the registry loader reads it
-            shifts = WEEKDAY_SHIFTS if weekday < 5 else (("09:00", "17:00"),)
-            for k, (starts, ends) in enumerate(shifts):
+            for k, (starts, ends) in enumerate(_day_shifts(weekday)):
                 name, phone = staff[(k + weekday) % 2]
                 roster.append({"community": community["id"], "name": name, "phone": phone,
                                "weekday": weekday, "starts": starts, "ends": ends})
+    desk = [(rng.choice(SURNAMES) + rng.choice(STAFF_GIVEN), fake_phone("duty", n + k))
+            for k in range(2)]
+    for weekday in range(7):  # from the end of the day's community hours to the next start
+        tomorrow = (weekday + 1) % 7
+        name, phone = desk[weekday % 2]
+        roster.append({"community": None, "name": name, "phone": phone, "weekday": weekday,
+                       "starts": _day_shifts(weekday)[-1][1],
+                       "ends": _day_shifts(tomorrow)[0][0]})
     return roster
+
+
+def _day_shifts(weekday: int) -> tuple[tuple[str, str], ...]:
+    return WEEKDAY_SHIFTS if weekday < 5 else (("09:00", "17:00"),)

@@ -4,12 +4,15 @@ from __future__ import annotations
 
 import re
 from collections import Counter
+from datetime import UTC, datetime, timedelta
+from types import SimpleNamespace
 
 import pytest
 
 from devices.simulator import demo_registry
 from devices.simulator.district import STREETS
 from monitor.store.models import CATEGORIES, DEVICE_TYPES
+from monitor.timeutil import LOCAL_TZ
 
 PHONE = re.compile(r"^\+86138000\d{5}$")
 
@@ -52,6 +55,20 @@ def test_duty_roster_covers_every_community_every_day() -> None:
         days = {r["weekday"] for r in roster if r["community"] == community["id"]}
         assert days == set(range(7))  # 0 = Monday
     assert all(PHONE.match(r["phone"]) and re.match(r"^\d\d:\d\d$", r["starts"]) for r in roster)
+
+
+def test_someone_is_on_duty_for_every_community_at_every_hour_of_the_week() -> None:
+    from monitor.alarms.roster import covers
+
+    reg = demo_registry(120, seed=0)
+    shifts = [SimpleNamespace(community_id=r["community"], **{k: r[k] for k in (
+        "weekday", "starts", "ends")}) for r in reg["duty_roster"]]
+    monday = datetime(2026, 11, 30, tzinfo=LOCAL_TZ)  # a Monday, local time
+    for quarter in range(7 * 24 * 4):
+        at = (monday + timedelta(minutes=15 * quarter)).astimezone(UTC)
+        for community in reg["communities"]:
+            assert any(covers(s, at) for s in shifts  # type: ignore[arg-type]
+                       if s.community_id in (None, community["id"])), (community, at)
 
 
 def test_deterministic_by_seed() -> None:
