@@ -62,7 +62,8 @@ def _ingest(ctx: Context) -> list[Row]:
 def _latency(ctx: Context) -> list[Row]:
     from benchmarks import latency
 
-    return latency.run(ctx.sizes, ctx.workdir, ctx.rates.get("sqlite"), ctx.progress)
+    stores = [b for b in ctx.backends if b in ("sqlite", "postgresql")]
+    return latency.run(ctx.sizes, ctx.workdir, ctx.rates.get("sqlite"), ctx.progress, stores)
 
 
 def _sweeps(ctx: Context) -> list[Row]:

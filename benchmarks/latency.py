@@ -6,6 +6,8 @@ from __future__ import annotations
 import multiprocessing
 import statistics
 import time
+from collections.abc import Sequence
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -14,7 +16,7 @@ from paho.mqtt.enums import CallbackAPIVersion
 
 from benchmarks import ingest, mqttload
 from benchmarks.report import Progress, Row
-from benchmarks.services import Broker
+from benchmarks.services import Broker, pg_create, pg_drop, pg_url, postgres_available
 
 DEFAULT_RATE = 2000.0  # msg/s of background load when the ingest benchmark did not run
 PROBE_EVERY_S = 0.1
@@ -34,17 +36,38 @@ def percentile(values: list[float], q: float) -> float:
     return ordered[min(len(ordered) - 1, max(0, round(q * (len(ordered) - 1))))]
 
 
-def run(sizes: Any, workdir: Path, max_rate: float | None, progress: Progress) -> list[Row]:
+def run(sizes: Any, workdir: Path, max_rate: float | None, progress: Progress,
+        stores: Sequence[str] = ("sqlite",)) -> list[Row]:
+    """The same load and SOS presses against a daemon on each state store."""
+    rows: list[Row] = []
+    for store in stores:
+        if store == "postgresql" and not postgres_available():
+            progress.note("PostgreSQL not reachable: latency on it skipped")
+            continue
+        rows += _measure(sizes, workdir, max_rate, progress, store)
+    return rows
+
+
+def _measure(sizes: Any, workdir: Path, max_rate: float | None, progress: Progress,
+             store: str) -> list[Row]:
     rate = (max_rate or DEFAULT_RATE * 2) / 2
     probes = min(sizes.sos_probes, sizes.devices // 10)
-    broker = Broker(workdir / "broker-latency")
+    broker = Broker(workdir / f"broker-latency-{store}")
     broker.start()
-    stop = workdir / "latency.stop"
+    stop = workdir / f"latency-{store}.stop"
+    database = None
     try:
-        progress.step(f"latency: daemon with {sizes.devices:,} devices, load {rate:,.0f} msg/s")
-        config = ingest.pipeline_config(broker, "bench-latency", ingest.state_store(
-            workdir, sizes.devices, live=True), workdir, "sqlite")
-        consumer = ingest.start_consumer({"mode": "pipeline", "client_id": "bench-latency",
+        progress.step(f"latency: daemon on {store} with {sizes.devices:,} devices, "
+                      f"load {rate:,.0f} msg/s")
+        if store == "postgresql":
+            database = pg_create()
+            state_url = pg_url(database)
+            mqttload.fill(state_url, sizes.devices, datetime.now(UTC).replace(microsecond=0))
+        else:
+            state_url = ingest.state_store(workdir, sizes.devices, live=True)
+        client_id = f"bench-latency-{store}"
+        config = ingest.pipeline_config(broker, client_id, state_url, workdir, "sqlite")
+        consumer = ingest.start_consumer({"mode": "pipeline", "client_id": client_id,
                                           "config": config, "stop_file": str(stop)})
         ingest.wait_ready(consumer)
         # Warm up until every device has reported once (a device's first reading after a
@@ -63,14 +86,17 @@ def run(sizes: Any, workdir: Path, max_rate: float | None, progress: Progress) -
         result = ingest.finish(consumer).result
     finally:
         broker.stop()
+        if database is not None:
+            pg_drop(database)
+    name = {"sqlite": "SQLite", "postgresql": "PostgreSQL"}[store]
     committed = {elder: at for elder, at, created in result["alarms"] if created}
     latencies = [(committed[mqttload.load_elder_id(k)] - at) * 1000
                  for k, at in sent.items() if mqttload.load_elder_id(k) in committed]
     lost = probes - len(latencies)
     note = (f"{len(latencies)} of {probes} SOS committed"
             f"{f' ({lost} missing)' if lost else ''}; background load {rate:,.0f} msg/s "
-            f"(half the pipeline's drain rate)")
-    rows = _spread("publish -> alarm committed", latencies, 50, note)
+            f"(half the pipeline's drain rate on SQLite)")
+    rows = _spread(f"{name}: publish -> alarm committed", latencies, 50, note)
     first_message: dict[str, float] = {}
     for elder, at in result.get("notifier") or []:
         if elder is not None and elder not in first_message:
@@ -78,7 +104,8 @@ def run(sizes: Any, workdir: Path, max_rate: float | None, progress: Progress) -
     handed = [(first_message[mqttload.load_elder_id(k)] - at) * 1000
               for k, at in sent.items() if mqttload.load_elder_id(k) in first_message]
     note = f"{len(handed)} of {probes} SOS reached the notifier (escalation woken by the alarm)"
-    rows += _spread("publish -> first notification handed to the notifier", handed, 100, note)
+    rows += _spread(f"{name}: publish -> first notification handed to the notifier", handed,
+                    100, note)
     return rows
 
 
