@@ -41,9 +41,9 @@ from monitor.timeutil import utcnow
 logger = logging.getLogger(__name__)
 
 AlarmListener = Callable[[Alarm, bool], None]
+TelemetryHook = Callable[[Sequence[Reading]], Awaitable[None]]
 # Telemetry messages validated between two chances for other tasks (an SOS) to run.
 YIELD_EVERY = 200
-TelemetryHook = Callable[[Sequence[Reading]], Awaitable[None]]
 
 
 @dataclass

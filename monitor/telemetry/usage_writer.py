@@ -72,32 +72,32 @@ class UsageWriter:
 
     async def _ship(self, readings: list[Reading]) -> list[Reading]:
         # A transaction per part of the devices (all readings of a device in the same one),
-        # sized to hold SQLite's one writer about HOLD_S: an SOS waits at most that long.
+        # sized to hold SQLite's one writer about HOLD_S: what an SOS may find in progress.
         by_device: dict[str, list[Reading]] = {}
         for reading in readings:
             by_device.setdefault(reading.device_id, []).append(reading)
         devices = list(by_device)
         i = 0
         while i < len(devices):
-            size = self.devices_per_transaction
-            part = [r for d in devices[i : i + size] for r in by_device[d]]
+            chunk = devices[i : i + self.devices_per_transaction]
+            part = [r for d in chunk for r in by_device[d]]
             try:
                 async with self.db.transaction(background=True) as session:
                     began = time.perf_counter()
                     await record_usage(session, part)
                     opened = await self.rules.on_readings(session, part) if self.rules else None
-                self._fit(len(devices[i : i + size]), time.perf_counter() - began)
+                self._fit(len(chunk), time.perf_counter() - began)
             except Exception as exc:
                 if not (isinstance(exc, OSError | ConnectionError) or is_operational(exc)):
                     logger.exception("usage of %d readings could not be recorded; dropped",
                                      len(part))
-                    i += size
+                    i += len(chunk)
                     continue
                 logger.warning("store unavailable for usage (%s); will try again", exc)
                 return [r for d in devices[i:] for r in by_device[d]]
             if self.rules is not None:
                 self.rules.announce(opened)
-            i += size
+            i += len(chunk)
             await asyncio.sleep(0)  # let a waiting event commit go first
         return []
 

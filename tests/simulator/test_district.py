@@ -11,6 +11,7 @@ import pytest
 
 from devices.simulator import demo_registry
 from devices.simulator.district import STREETS
+from monitor.alarms.roster import covers
 from monitor.store.models import CATEGORIES, DEVICE_TYPES
 from monitor.timeutil import LOCAL_TZ
 
@@ -58,8 +59,6 @@ def test_duty_roster_covers_every_community_every_day() -> None:
 
 
 def test_someone_is_on_duty_for_every_community_at_every_hour_of_the_week() -> None:
-    from monitor.alarms.roster import covers
-
     reg = demo_registry(120, seed=0)
     shifts = [SimpleNamespace(community_id=r["community"], **{k: r[k] for k in (
         "weekday", "starts", "ends")}) for r in reg["duty_roster"]]
