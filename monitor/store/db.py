@@ -128,7 +128,7 @@ class WriterQueue:
 
     @asynccontextmanager
     async def turn(self, background: bool = False) -> AsyncIterator[None]:
-        if self._busy or any(self._waiting):
+        if self._busy:  # while nobody holds the turn, nobody waits for it
             ticket = asyncio.get_running_loop().create_future()
             self._waiting[1 if background else 0].append(ticket)
             try:
