@@ -7,11 +7,12 @@ import contextlib
 import logging
 import signal
 import threading
-from collections.abc import Coroutine, Sequence
+from collections.abc import Callable, Coroutine, Sequence
 from typing import Any
 
 import uvicorn
 from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from monitor.alarms.escalation import EscalationEngine
 from monitor.calendar import CareCalendar
@@ -24,6 +25,7 @@ from monitor.notify import close_notifiers, make_notifiers
 from monitor.notify.outbox import Outbox
 from monitor.rules.engine import RuleEngine
 from monitor.store.db import Database
+from monitor.store.models import Alarm
 from monitor.telemetry.reading import Reading
 from monitor.telemetry.store import make_telemetry_store
 from monitor.telemetry.usage_writer import UsageWriter
@@ -56,8 +58,11 @@ class Monitor:
         self.escalation = EscalationEngine(self.db, config.escalation, set(self.notifiers))
         self.outbox = Outbox(self.db, self.notifiers, config.notify, config.escalation,
                              config.api.public_url)
-        # A new alarm wakes the escalation at once, and a step that ran wakes the outbox: the
-        # first message goes out in milliseconds, not at the next tick.
+        # An alarm from an event takes its first step in the transaction that opens it, and
+        # its messages go out right after the commit. Any other new alarm wakes the
+        # escalation, and a step that ran wakes the outbox: in milliseconds, not at a tick.
+        if config.escalation.enabled:
+            self.pipeline.first_step = self._first_step
         self._escalation_due = asyncio.Event()
         self._outbox_due = asyncio.Event()
         self.pipeline.alarm_listeners.append(
@@ -123,6 +128,10 @@ class Monitor:
             logger.critical("worker %s stopped: %r", task.get_name(), task.exception(),
                             exc_info=task.exception())
 
+    async def _first_step(self, session: AsyncSession, alarm: Alarm) -> Callable[[], None]:
+        rows = await self.escalation.begin(session, alarm, self.outbox.lease)
+        return lambda: self.outbox.send_leased(rows)
+
     async def _escalate(self) -> None:
         if await self.escalation.tick():
             self._outbox_due.set()
@@ -167,6 +176,7 @@ class Monitor:
         self._tasks.clear()
         await self.alarm_source.close()
         await self.source.close()
+        await self.outbox.close()
         with contextlib.suppress(Exception):
             await self.pipeline.flush_activity()
         await self.telemetry.close()

@@ -1,8 +1,10 @@
 """The escalation engine: runs the due steps of open alarms' frozen policies, once each.
 
 The policy is chosen by the alarm's kind and severity and copied into `Alarm.escalation`
-when the engine first takes the alarm (the tick after it opens, `next_step_at` being the
-opening instant), so a later change of the configuration leaves running alarms alone.
+when the engine first takes the alarm, so a later change of the configuration leaves running
+alarms alone. An alarm from a device's event (SOS, fall, smoke, gas) takes its first step in
+the transaction that opens it (`begin`); any other alarm the tick after it opens
+(`next_step_at` being the opening instant).
 Each run of an alarm's steps is claimed by a conditional update on (id, escalation_step):
 of two daemons that read the same due alarm, one wins, the other's transaction is undone,
 notifications included, because they are written in the same transaction.
@@ -31,6 +33,7 @@ from monitor.timeutil import to_local, utcnow
 logger = logging.getLogger(__name__)
 
 Clock = Callable[[], datetime]
+Lease = Callable[[list[Notification], datetime], Any]
 BATCH = 50
 MAX_BATCHES = 20
 RETRY_BROKEN = timedelta(minutes=1)
@@ -154,6 +157,28 @@ class EscalationEngine:
                                   with_for_update={"skip_locked": True})
         if alarm is None or alarm.state != "open" or alarm.escalation_step != step:
             raise ClaimLost
+        await self._take_step(session, alarm, step, now)
+
+    async def begin(self, session: AsyncSession, alarm: Alarm,
+                    lease: Lease | None = None) -> list[Notification]:
+        """Run a new alarm's first step in the transaction that opens it.
+
+        The notifications it writes are returned; `lease` claims the ones due now for this
+        daemon's outbox before they are written, so they go out right after the commit, with
+        no turn of their own at the store. If the step fails the alarm still opens, and the
+        next tick runs the step.
+        """
+        try:
+            async with session.begin_nested():
+                return await self._take_step(session, alarm, alarm.escalation_step,
+                                             self.clock(), lease)
+        except Exception:
+            logger.exception("alarm %s: its first escalation step failed; the tick retries it",
+                             alarm.id)
+            return []
+
+    async def _take_step(self, session: AsyncSession, alarm: Alarm, step: int, now: datetime,
+                         lease: Lease | None = None) -> list[Notification]:
         plan = dict(alarm.escalation) if alarm.escalation else None
         started = plan is None
         if plan is None:
@@ -170,7 +195,7 @@ class EscalationEngine:
         # The claim: only the daemon that still sees this step may write its outcome.
         claimed = await session.execute(
             update(Alarm)
-            .where(Alarm.id == alarm_id, Alarm.escalation_step == step, Alarm.state == "open")
+            .where(Alarm.id == alarm.id, Alarm.escalation_step == step, Alarm.state == "open")
             .values(escalation_step=step + 1, escalation=plan, next_step_at=due,
                     updated_at=utcnow())
             .execution_options(synchronize_session=False)
@@ -179,11 +204,14 @@ class EscalationEngine:
             raise ClaimLost
         if started:
             log_event(session, alarm, "escalation_started", policy=plan["policy"])
+        if lease is not None:
+            lease(rows, now)
         session.add_all(rows)
         for kind, details in events:
             log_event(session, alarm, kind, **details)
-        logger.info("alarm %s: escalation step %s, %s notifications, next at %s", alarm_id,
+        logger.info("alarm %s: escalation step %s, %s notifications, next at %s", alarm.id,
                     step + 1, len(rows), due.isoformat() if due else "never")
+        return rows
 
     async def _run_steps(
         self, session: AsyncSession, alarm: Alarm, plan: dict[str, Any], elder: Elder | None,

@@ -13,6 +13,7 @@ from datetime import datetime, timedelta
 from typing import Any, cast
 
 from sqlalchemy import Table, bindparam, select, update
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from monitor.alarms.service import AlarmDecision, log_event, raise_alarm
 from monitor.config import Config
@@ -41,6 +42,9 @@ from monitor.timeutil import utcnow
 logger = logging.getLogger(__name__)
 
 AlarmListener = Callable[[Alarm, bool], None]
+# Runs inside the transaction that opens an alarm from an event (the escalation's first
+# step); what it returns is called once that transaction has committed.
+FirstStep = Callable[[AsyncSession, Alarm], Awaitable[Callable[[], None]]]
 TelemetryHook = Callable[[Sequence[Reading]], Awaitable[None]]
 # Telemetry messages validated between two chances for other tasks (an SOS) to run.
 YIELD_EVERY = 200
@@ -90,6 +94,7 @@ class Pipeline:
         self.topics = TopicParser(config.mqtt.topic_prefix)
         self.on_readings = on_readings
         self.alarm_listeners: list[AlarmListener] = []
+        self.first_step: FirstStep | None = None
         self._activity: dict[str, Activity] = {}
         self._seen_telemetry: OrderedDict[tuple[str, str], None] = OrderedDict()
 
@@ -269,6 +274,7 @@ class Pipeline:
         if not work.events and not work.unreadable:
             return
         opened: list[tuple[Alarm, bool]] = []
+        committed: list[Callable[[], None]] = []
         accepted = duplicates = 0
         severity = self.config.alarms.severity
         async with self.db.transaction() as session:
@@ -283,6 +289,11 @@ class Pipeline:
                 decision = decide_unreadable(device, error, None)
                 if decision is not None:
                     opened.append(await raise_alarm(session, decision))
+            if self.first_step is not None:
+                committed = [await self.first_step(session, alarm)
+                             for alarm, created in opened if created]
+        for then in committed:
+            then()
         work.accepted += accepted
         work.duplicates += duplicates
         for alarm, created in opened:

@@ -50,6 +50,7 @@ class Outbox:
         self.config = escalation
         self.callback_base = callback_base
         self.clock = clock
+        self._sending: set[asyncio.Task[None]] = set()
 
     async def run_once(self, now: datetime | None = None) -> int:
         """Recover stale claims, claim due rows, send them; returns how many were sent."""
@@ -59,7 +60,7 @@ class Outbox:
         for _ in range(MAX_BATCHES):  # a burst (a power cut) drains now, not a batch a tick
             claimed = await self.claim(now)
             if claimed:
-                await asyncio.gather(*(self._deliver(row, now) for row in claimed))
+                await self._deliver_all(claimed, now)
             sent += len(claimed)
             if len(claimed) < BATCH:
                 break
@@ -97,6 +98,34 @@ class Outbox:
                 .execution_options(populate_existing=True)
             )).scalars().all()
         return list(rows)
+
+    def lease(self, rows: list[Notification], now: datetime) -> None:
+        """Claim new rows, before they are written, for this daemon: those due now become
+        `sending` under a lease in the same transaction, as `claim` would make them."""
+        for row in rows:
+            if row.state == "pending" and (row.next_attempt_at is None
+                                           or row.next_attempt_at <= now):
+                row.state = "sending"
+                row.claimed_until = now + timedelta(seconds=self.config.lease_s)
+                row.attempts = 1
+
+    def send_leased(self, rows: list[Notification]) -> None:
+        """Send rows `lease` claimed, once their transaction committed: at once, in a task."""
+        leased = [row for row in rows if row.state == "sending"]
+        if not leased:
+            return
+        task = asyncio.create_task(self._deliver_all(leased, self.clock()),
+                                   name="first notifications")
+        self._sending.add(task)
+        task.add_done_callback(self._sending.discard)
+
+    async def _deliver_all(self, rows: list[Notification], now: datetime) -> None:
+        await asyncio.gather(*(self._deliver(row, now) for row in rows))
+
+    async def close(self) -> None:
+        """Wait for the messages being sent to be sent and recorded."""
+        if self._sending:
+            await asyncio.gather(*self._sending, return_exceptions=True)
 
     async def recover(self, now: datetime) -> int:
         """Rows left `sending` past their lease by a daemon that died: `unknown`, not resent."""
