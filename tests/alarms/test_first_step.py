@@ -36,7 +36,8 @@ async def test_the_first_sms_leaves_as_the_alarm_commits(sms_bench: Bench) -> No
     [row] = await bench.notifications(alarm_id)
     assert (row.state, row.attempts, row.provider_id is not None) == ("sent", 1, True)
     alarm = await bench.alarm(alarm_id)
-    assert alarm.escalation_step == 1 and alarm.escalation["policy"] == "contacts"
+    assert alarm.escalation_step == 1
+    assert alarm.escalation is not None and alarm.escalation["policy"] == "contacts"
     async with bench.db.sessions() as session:
         trail = list((await session.execute(
             select(AlarmEvent.kind).where(AlarmEvent.alarm_id == alarm_id)
