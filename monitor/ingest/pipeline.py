@@ -34,6 +34,7 @@ from monitor.metrics import Metrics
 from monitor.privacy import mask_name
 from monitor.rules.instant import decide_event, decide_unreadable
 from monitor.store.db import Database
+from monitor.store.locks import lock_devices
 from monitor.store.models import AcceptedMessage, Alarm, DeadLetter, Device
 from monitor.store.upsert import insert_ignore
 from monitor.telemetry.reading import Reading
@@ -363,6 +364,7 @@ class Pipeline:
                 changes.setdefault(tuple(values), []).append(
                     {"d_id": device_id, **{f"d_{k}": v for k, v in values.items()}})
         async with self.db.transaction(background=True) as session:
+            await lock_devices(session, (device_id for device_id, _ in part))
             connection = await session.connection()
             await connection.execute(_SEEN, seen)
             for names, rows in changes.items():
@@ -386,13 +388,20 @@ def _changes(names: tuple[str, ...]) -> Any:
         {name: bindparam(f"d_{name}", type_=_DEVICES.c[name].type) for name in names})
 
 
+# PostgreSQL's deadlock and serialization failure: the transaction lost, trying again is right.
+RETRYABLE_SQLSTATES = frozenset({"40P01", "40001"})
+
+
 def is_operational(exc: Exception) -> bool:
-    """Whether a store error means the store is unavailable (retry), not a bug."""
+    """Whether a store error means trying again (the store is unavailable, or the
+    transaction lost a deadlock), not a bug."""
     from sqlalchemy.exc import DBAPIError, OperationalError
 
     if isinstance(exc, OperationalError):
         return True
-    return isinstance(exc, DBAPIError) and bool(exc.connection_invalidated)
+    return isinstance(exc, DBAPIError) and (
+        bool(exc.connection_invalidated)
+        or getattr(exc.orig, "sqlstate", None) in RETRYABLE_SQLSTATES)
 
 
 def _printable(payload: bytes) -> str:

@@ -18,6 +18,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import Table, bindparam, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from monitor.store.locks import lock_devices
 from monitor.store.models import Device, HourlyUsage
 from monitor.telemetry.reading import Reading
 from monitor.timeutil import hour_floor
@@ -52,6 +53,7 @@ async def note_activity(
             active[d] = max(active.get(d, reading.ts), reading.ts)
     if not kinds:
         return
+    await lock_devices(session, kinds)
     metered = [d for d, t in kinds.items() if t != "motion_sensor"]
     idle: dict[str, datetime] = {}
     recomputed: dict[str, datetime] = {}
