@@ -2,9 +2,9 @@
 
 The policy is chosen by the alarm's kind and severity and copied into `Alarm.escalation`
 when the engine first takes the alarm, so a later change of the configuration leaves running
-alarms alone. An alarm from a device's event (SOS, fall, smoke, gas) takes its first step in
-the transaction that opens it (`begin`); any other alarm the tick after it opens
-(`next_step_at` being the opening instant).
+alarms alone. An alarm from a device's event (SOS, fall, smoke, gas) takes its first step as
+soon as it is committed (`begin`); any other alarm the tick after it opens (`next_step_at`
+being the opening instant), as does an event's alarm whose first step could not be written.
 Each run of an alarm's steps is claimed by a conditional update on (id, escalation_step):
 of two daemons that read the same due alarm, one wins, the other's transaction is undone,
 notifications included, because they are written in the same transaction.
@@ -159,23 +159,32 @@ class EscalationEngine:
             raise ClaimLost
         await self._take_step(session, alarm, step, now)
 
-    async def begin(self, session: AsyncSession, alarm: Alarm,
-                    lease: Lease | None = None) -> list[Notification]:
-        """Run a new alarm's first step in the transaction that opens it.
+    async def begin(self, alarms: list[Alarm], lease: Lease | None = None) -> list[Notification]:
+        """Run the first step of alarms just opened (from devices' events), at once.
 
-        The notifications it writes are returned; `lease` claims the ones due now for this
-        daemon's outbox before they are written, so they go out right after the commit, with
-        no turn of their own at the store. If the step fails the alarm still opens, and the
-        next tick runs the step.
+        The notifications written are returned; `lease` claims those due now for this
+        daemon's outbox in the same transaction, so they go out at once, with no turn of
+        their own at the store. An alarm whose step fails (or the store) is left to the tick.
         """
+        now = self.clock()
+        rows: list[Notification] = []
         try:
-            async with session.begin_nested():
-                return await self._take_step(session, alarm, alarm.escalation_step,
-                                             self.clock(), lease)
-        except Exception:
-            logger.exception("alarm %s: its first escalation step failed; the tick retries it",
-                             alarm.id)
+            async with self.db.transaction() as session:
+                for alarm in alarms:
+                    try:
+                        async with session.begin_nested():
+                            rows += await self._take_step(session, alarm, alarm.escalation_step,
+                                                          now, lease)
+                    except ClaimLost:
+                        logger.debug("alarm %s: first step taken by another daemon", alarm.id)
+                    except Exception:
+                        logger.exception("alarm %s: its first escalation step failed; the "
+                                         "tick will run it", alarm.id)
+        except Exception as exc:
+            logger.warning("first escalation steps not written (%s); the tick will run them",
+                           exc)
             return []
+        return rows
 
     async def _take_step(self, session: AsyncSession, alarm: Alarm, step: int, now: datetime,
                          lease: Lease | None = None) -> list[Notification]:

@@ -8,7 +8,6 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import select, update
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from monitor.errors import TanfangError
@@ -20,6 +19,7 @@ from monitor.store.models import (
     Notification,
     Visit,
 )
+from monitor.store.upsert import dialect_insert
 from monitor.timeutil import utcnow
 
 logger = logging.getLogger(__name__)
@@ -59,39 +59,40 @@ async def raise_alarm(session: AsyncSession, decision: AlarmDecision) -> tuple[A
     """Open an alarm, or attach the occurrence to the open one of the same elder and kind.
 
     Returns the alarm and whether it was newly opened. Safe against a second daemon doing
-    the same at the same time: the unique `open_key` decides, inside a savepoint.
+    the same at the same time: the unique `open_key` decides (INSERT ... ON CONFLICT).
     """
     key = open_key(decision.elder_id, decision.device_id, decision.kind)
     for _ in range(3):
+        now = utcnow()
+        # One statement when the alarm is new (an SOS): inserted, or nothing if it is open.
+        alarm = (await session.scalars(
+            dialect_insert(session, Alarm).values(
+                elder_id=decision.elder_id, community_id=decision.community_id,
+                device_id=decision.device_id, kind=decision.kind, severity=decision.severity,
+                state="open", open_key=key, opened_at=decision.at, created_at=now,
+                updated_at=now, details={**decision.details, "occurrences": 1},
+                escalation_step=0, next_step_at=now,
+            ).on_conflict_do_nothing(index_elements=["open_key"]).returning(Alarm)
+        )).one_or_none()
+        if alarm is not None:
+            log_event(session, alarm, "opened", device_id=decision.device_id,
+                      at=decision.at.isoformat(), **decision.details)
+            logger.info("alarm %s opened: %s for elder %s", alarm.id, alarm.kind,
+                        alarm.elder_id)
+            return alarm, True
         existing = (
             await session.execute(select(Alarm).where(Alarm.open_key == key))
         ).scalar_one_or_none()
-        if existing is not None:
-            existing.updated_at = utcnow()
-            count = int(existing.details.get("occurrences", 1)) + 1
-            existing.details = {**existing.details, "occurrences": count}
-            log_event(
-                session, existing, "occurred_again", device_id=decision.device_id,
-                at=decision.at.isoformat(), **decision.details,
-            )
-            return existing, False
-        now = utcnow()
-        alarm = Alarm(
-            elder_id=decision.elder_id, community_id=decision.community_id,
-            device_id=decision.device_id, kind=decision.kind, severity=decision.severity,
-            state="open", open_key=key, opened_at=decision.at, created_at=now, updated_at=now,
-            details={**decision.details, "occurrences": 1}, escalation_step=0, next_step_at=now,
+        if existing is None:
+            continue  # resolved a moment ago by someone else: open a new one
+        existing.updated_at = now
+        count = int(existing.details.get("occurrences", 1)) + 1
+        existing.details = {**existing.details, "occurrences": count}
+        log_event(
+            session, existing, "occurred_again", device_id=decision.device_id,
+            at=decision.at.isoformat(), **decision.details,
         )
-        try:
-            async with session.begin_nested():
-                session.add(alarm)
-                await session.flush()
-        except IntegrityError:
-            continue  # another daemon opened it a moment ago: attach to theirs
-        log_event(session, alarm, "opened", device_id=decision.device_id,
-                  at=decision.at.isoformat(), **decision.details)
-        logger.info("alarm %s opened: %s for elder %s", alarm.id, alarm.kind, alarm.elder_id)
-        return alarm, True
+        return existing, False
     raise RuntimeError(f"could not open or find the alarm {key}")
 
 

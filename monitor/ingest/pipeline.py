@@ -13,7 +13,6 @@ from datetime import datetime, timedelta
 from typing import Any, cast
 
 from sqlalchemy import Table, bindparam, select, update
-from sqlalchemy.ext.asyncio import AsyncSession
 
 from monitor.alarms.service import AlarmDecision, log_event, raise_alarm
 from monitor.config import Config
@@ -33,7 +32,7 @@ from monitor.ingest.topics import TopicParser
 from monitor.metrics import Metrics
 from monitor.privacy import mask_name
 from monitor.rules.instant import decide_event, decide_unreadable
-from monitor.store.db import Database
+from monitor.store.db import Database, Preempted
 from monitor.store.locks import lock_devices
 from monitor.store.models import AcceptedMessage, Alarm, DeadLetter, Device
 from monitor.store.upsert import insert_ignore
@@ -43,12 +42,11 @@ from monitor.timeutil import utcnow
 logger = logging.getLogger(__name__)
 
 AlarmListener = Callable[[Alarm, bool], None]
-# Runs inside the transaction that opens an alarm from an event (the escalation's first
-# step); what it returns is called once that transaction has committed.
-FirstStep = Callable[[AsyncSession, Alarm], Awaitable[Callable[[], None]]]
+# Runs right after the alarms of an event batch are opened: their first escalation step.
+FirstSteps = Callable[[list[Alarm]], Awaitable[None]]
 TelemetryHook = Callable[[Sequence[Reading]], Awaitable[None]]
 # Telemetry messages validated between two chances for other tasks (an SOS) to run.
-YIELD_EVERY = 200
+YIELD_EVERY = 50
 
 
 @dataclass
@@ -72,6 +70,7 @@ class Sorted:
     readings: list[Reading] = field(default_factory=list)
     statuses: list[tuple[DeviceInfo, StatusPayload]] = field(default_factory=list)
     dead: list[DeadLetter] = field(default_factory=list)
+    opened: list[Alarm] = field(default_factory=list)  # alarms the events newly opened
     accepted: int = 0
     duplicates: int = 0
     rejected: int = 0
@@ -95,7 +94,7 @@ class Pipeline:
         self.topics = TopicParser(config.mqtt.topic_prefix)
         self.on_readings = on_readings
         self.alarm_listeners: list[AlarmListener] = []
-        self.first_step: FirstStep | None = None
+        self.first_steps: FirstSteps | None = None
         self._activity: dict[str, Activity] = {}
         self._seen_telemetry: OrderedDict[tuple[str, str], None] = OrderedDict()
 
@@ -109,17 +108,20 @@ class Pipeline:
         """
         with self.metrics.batch_seconds.time():
             work = Sorted()
-            # Events first: an SOS is committed before the batch's telemetry is even decoded.
-            rest: list[ReceivedMessage] = []
-            for message in batch:
-                if message.topic.endswith("/event"):
-                    await self._sort(message, work)
-                else:
-                    rest.append(message)
-            await self._retry(self._commit_events, work)
+            # Events first: an SOS is committed before the batch's telemetry is even decoded,
+            # and while it is, bulk work elsewhere in the daemon steps aside.
+            events = [m for m in batch if m.topic.endswith("/event")]
+            rest = [m for m in batch if not m.topic.endswith("/event")] if events else batch
+            if events:
+                async with self.db.urgency.first():
+                    for message in events:
+                        await self._sort(message, work)
+                    await self._retry(self._commit_events, work)
+                    if work.opened and self.first_steps is not None:
+                        await self.first_steps(work.opened)
             for index, message in enumerate(rest):
                 if index and not index % YIELD_EVERY:
-                    await asyncio.sleep(0)  # an SOS arriving meanwhile need not wait for us
+                    await self.db.urgency.checkpoint()  # an SOS arriving meanwhile goes first
                 await self._sort(message, work)
             if work.readings and self.on_readings is not None:
                 await self._retry(self.on_readings, work.readings)
@@ -275,7 +277,6 @@ class Pipeline:
         if not work.events and not work.unreadable:
             return
         opened: list[tuple[Alarm, bool]] = []
-        committed: list[Callable[[], None]] = []
         accepted = duplicates = 0
         severity = self.config.alarms.severity
         async with self.db.transaction() as session:
@@ -290,11 +291,7 @@ class Pipeline:
                 decision = decide_unreadable(device, error, None)
                 if decision is not None:
                     opened.append(await raise_alarm(session, decision))
-            if self.first_step is not None:
-                committed = [await self.first_step(session, alarm)
-                             for alarm, created in opened if created]
-        for then in committed:
-            then()
+        work.opened = [alarm for alarm, created in opened if created]
         work.accepted += accepted
         work.duplicates += duplicates
         for alarm, created in opened:
@@ -344,14 +341,18 @@ class Pipeline:
         a part of the devices per transaction (SQLite's writer is not held for long)."""
         pending, self._activity = self._activity, {}
         items = list(pending.items())
-        for i in range(0, len(items), ACTIVITY_PER_TRANSACTION):
+        i = 0
+        while i < len(items):
             part = items[i : i + ACTIVITY_PER_TRANSACTION]
             try:
                 await self._write_activity(part)
+            except Preempted:
+                continue  # rolled back for an alarm: the same part again, once it is in
             except Exception:
                 for device_id, act in items[i:]:  # keep them for the next try
                     self._activity.setdefault(device_id, act)
                 raise
+            i += len(part)
 
     async def _write_activity(self, part: list[tuple[str, Activity]]) -> None:
         seen = [{"d_id": device_id, "d_ts": act.last_seen_at} for device_id, act in part]
@@ -363,7 +364,7 @@ class Pipeline:
             if values:
                 changes.setdefault(tuple(values), []).append(
                     {"d_id": device_id, **{f"d_{k}": v for k, v in values.items()}})
-        async with self.db.transaction(background=True) as session:
+        async with self.db.transaction(preemptible=True) as session:
             await lock_devices(session, (device_id for device_id, _ in part))
             connection = await session.connection()
             await connection.execute(_SEEN, seen)

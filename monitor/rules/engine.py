@@ -33,7 +33,7 @@ from monitor.rules.lookup import elders_of
 from monitor.rules.settings import Rules
 from monitor.rules.source import RulesSource
 from monitor.rules.vitals import check_vitals
-from monitor.store.db import Database
+from monitor.store.db import Database, Preempted
 from monitor.store.models import Alarm, Device, HourlyUsage
 from monitor.telemetry.reading import Reading
 from monitor.timeutil import hour_floor, utcnow
@@ -86,6 +86,8 @@ class RuleEngine:
                 await note_activity(session, readings, base.inactivity.life_per_hour)
                 await self._vitals(session, readings, rules, opened)
                 await self._too_much_water(session, readings, rules, opened)
+        except Preempted:
+            raise  # the whole transaction gives way to an alarm and is done again
         except Exception:
             # The readings and their usage stay; a rule's fault must not stop ingest.
             logger.exception("reading rules failed on a batch of %d readings", len(readings))

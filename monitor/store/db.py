@@ -20,6 +20,8 @@ from sqlalchemy.ext.asyncio import (
     create_async_engine,
 )
 
+from monitor.urgency import Urgency
+
 logger = logging.getLogger(__name__)
 
 MIGRATIONS = Path(__file__).parent / "migrations"
@@ -37,6 +39,12 @@ def async_url(url: str) -> str:
 
 
 WRITE_OPTION = "tanfang_write"
+PREEMPT_OPTION = "tanfang_preempt"
+
+
+class Preempted(Exception):
+    """A preemptible transaction gave SQLite's writer up to an alarm: it was rolled back,
+    nothing of it was written, and it is to be done again."""
 
 
 def _sqlite_connect(dbapi_connection: Any, _record: Any) -> None:
@@ -60,6 +68,14 @@ def _sqlite_begin(connection: Any) -> None:
     connection.exec_driver_sql("BEGIN IMMEDIATE" if write else "BEGIN")
 
 
+def _sqlite_preempt(connection: Any, _cursor: Any, statement: str, *_rest: Any) -> None:
+    # Before each statement of a preemptible transaction: an alarm waits, so give way (but
+    # a rollback to a savepoint, on the way out, goes on).
+    urgency = connection.get_execution_options().get(PREEMPT_OPTION)
+    if urgency is not None and urgency.active and not statement.startswith("ROLLBACK"):
+        raise Preempted("an alarm is being committed")
+
+
 def make_engine(url: str) -> AsyncEngine:
     """An async engine for the store; SQLite gets WAL, a busy timeout and foreign keys."""
     full = async_url(url)
@@ -67,6 +83,7 @@ def make_engine(url: str) -> AsyncEngine:
         engine = create_async_engine(full)
         event.listen(engine.sync_engine, "connect", _sqlite_connect)
         event.listen(engine.sync_engine, "begin", _sqlite_begin)
+        event.listen(engine.sync_engine, "before_cursor_execute", _sqlite_preempt)
     else:
         engine = create_async_engine(full, pool_size=10, max_overflow=10, pool_pre_ping=True)
     return engine
@@ -83,6 +100,7 @@ class Database:
         # begins again at once can starve a waiting one (the escalation behind the usage
         # writer) past the busy timeout. Writers of this process queue here instead.
         self._writer = WriterQueue() if self.is_sqlite else None
+        self.urgency = Urgency()
         self._writing: ContextVar[bool] = ContextVar(f"writing-{id(self)}", default=False)
 
     @property
@@ -90,22 +108,32 @@ class Database:
         return self.engine.dialect.name == "sqlite"
 
     @asynccontextmanager
-    async def transaction(self, background: bool = False) -> AsyncIterator[AsyncSession]:
+    async def transaction(self, background: bool = False,
+                          preemptible: bool = False) -> AsyncIterator[AsyncSession]:
         """A session inside one transaction, committed on success, rolled back on error.
 
-        `background` marks bulk work (usage, device activity, sweeps) that, on SQLite, lets
-        waiting alarms, escalation steps and people's actions write first.
+        `background` marks bulk work (usage, device activity, sweeps): it waits while an
+        alarm is being committed (monitor/urgency.py) and, on SQLite, lets waiting alarms,
+        escalation steps and people's actions write first. `preemptible` bulk work goes
+        further on SQLite: should an alarm come while it holds the one writer, its next
+        statement raises `Preempted` and the transaction is rolled back, for the caller to do
+        again; the alarm need not wait for it to finish.
         """
+        if background or preemptible:
+            await self.urgency.checkpoint()
+        options: dict[str, Any] = {WRITE_OPTION: True}
+        if preemptible and self.is_sqlite:
+            options[PREEMPT_OPTION] = self.urgency
         if self._writer is None or self._writing.get():
             async with self.sessions() as session, session.begin():
-                await session.connection(execution_options={WRITE_OPTION: True})
+                await session.connection(execution_options=options)
                 yield session
             return
-        async with self._writer.turn(background):
+        async with self._writer.turn(background or preemptible):
             token = self._writing.set(True)
             try:
                 async with self.sessions() as session, session.begin():
-                    await session.connection(execution_options={WRITE_OPTION: True})
+                    await session.connection(execution_options=options)
                     yield session
             finally:
                 self._writing.reset(token)

@@ -9,14 +9,16 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
 
-def _insert(session: AsyncSession, model: Any) -> Any:
+def dialect_insert(session: AsyncSession, model: Any) -> Any:
+    """INSERT for the session's dialect, with its ON CONFLICT clauses (model or table)."""
     dialect = session.get_bind().dialect.name
     return (postgresql.insert if dialect == "postgresql" else sqlite.insert)(model)
 
 
 async def insert_ignore(session: AsyncSession, model: Any, row: dict[str, Any]) -> bool:
     """Insert one row unless its key exists; True if it was inserted."""
-    result = await session.execute(_insert(session, model).values(**row).on_conflict_do_nothing())
+    stmt = dialect_insert(session, model).values(**row).on_conflict_do_nothing()
+    result = await session.execute(stmt)
     return bool(result.rowcount)  # type: ignore[attr-defined]
 
 
@@ -26,7 +28,7 @@ async def insert_ignore_many(
     """Insert rows in one statement, skipping those whose key exists; how many went in."""
     if not rows:
         return 0
-    stmt = _insert(session, model).values(list(rows)).on_conflict_do_nothing()
+    stmt = dialect_insert(session, model).values(list(rows)).on_conflict_do_nothing()
     return len((await session.execute(stmt.returning(returning))).all())
 
 
@@ -37,7 +39,7 @@ async def upsert(
     """Insert rows, or update the `update` columns of the rows whose `keys` exist."""
     if not rows:
         return
-    stmt = _insert(session, model)
+    stmt = dialect_insert(session, model)
     stmt = stmt.on_conflict_do_update(
         index_elements=list(keys), set_={c: getattr(stmt.excluded, c) for c in update}
     )

@@ -8,6 +8,7 @@ The result depends only on the set of readings, never on the order they arrived 
 
 from __future__ import annotations
 
+import asyncio
 import json
 import math
 from collections import defaultdict
@@ -18,10 +19,10 @@ from functools import lru_cache
 from typing import Any
 
 from sqlalchemy import bindparam, delete, func, select, text, tuple_
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from monitor.store.models import HourlyUsage, RegisterReading
+from monitor.store.upsert import dialect_insert
 from monitor.telemetry.reading import Reading
 from monitor.timeutil import LOCAL_TZ, hour_floor
 
@@ -38,6 +39,7 @@ ABSURD_PER_HOUR = {"water_m3": 5.0, "power_kwh": 30.0, "steps": 15_000.0}
 # Short intervals are judged as if they lasted this long (registers tick in coarse steps).
 ABSURD_MIN_HOURS = 0.25
 CHUNK = 500
+YIELD_EVERY = 50  # devices recomputed between two chances for other tasks to run
 
 
 @dataclass(slots=True)
@@ -71,11 +73,6 @@ def counts_for_usage(reading: Reading) -> bool:
     return _register_value(reading) is not None
 
 
-def _insert(session: AsyncSession, table: Any) -> Any:
-    dialect = session.get_bind().dialect.name
-    return (postgresql.insert if dialect == "postgresql" else sqlite.insert)(table)
-
-
 async def record_usage(session: AsyncSession, readings: Sequence[Reading]) -> None:
     """Store register readings and recompute the hours they touch, in the caller's transaction.
 
@@ -96,7 +93,7 @@ async def record_usage(session: AsyncSession, readings: Sequence[Reading]) -> No
         return
     rows = [{"device_id": d, "ts": ts, "value": v} for (d, ts), v in latest.items()]
     # executemany of one cached statement (SQLAlchemy batches it into multi-row INSERTs).
-    stmt = _insert(session, RegisterReading.__table__)
+    stmt = dialect_insert(session, RegisterReading.__table__)
     connection = await session.connection()
     await connection.execute(stmt.on_conflict_do_update(
         index_elements=["device_id", "ts"], set_={"value": stmt.excluded.value}
@@ -110,7 +107,9 @@ async def record_usage(session: AsyncSession, readings: Sequence[Reading]) -> No
         chunk = order[i : i + CHUNK]
         floor = hour_floor(min(new_ts[chunk[0]])) - LOOKBACK
         views = await _nearby(session, chunk, floor)
-        for device_id in chunk:
+        for n, device_id in enumerate(chunk):
+            if n and not n % YIELD_EVERY:
+                await asyncio.sleep(0)  # other tasks (an SOS) run between pieces of the batch
             metric, elder_id = groups[device_id]
             try:
                 await _recompute(views[device_id], device_id, metric, elder_id,
@@ -222,7 +221,7 @@ class HourWrites:
                 tuple_(HourlyUsage.device_id, HourlyUsage.metric, HourlyUsage.hour)
                 .in_(self.empty[i : i + CHUNK])))
         if self.rows:
-            stmt = _insert(session, HourlyUsage.__table__)
+            stmt = dialect_insert(session, HourlyUsage.__table__)
             connection = await session.connection()
             await connection.execute(stmt.on_conflict_do_update(
                 index_elements=["device_id", "metric", "hour"],

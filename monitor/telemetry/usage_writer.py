@@ -8,7 +8,6 @@ behind makes ingest wait for a flush, so the backlog stays bounded.
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import time
 from collections.abc import Sequence
@@ -17,7 +16,7 @@ from typing import Any, Protocol
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from monitor.ingest.pipeline import is_operational
-from monitor.store.db import Database
+from monitor.store.db import Database, Preempted
 from monitor.telemetry.batcher import Batcher
 from monitor.telemetry.reading import Reading
 from monitor.telemetry.usage import counts_for_usage, record_usage
@@ -72,7 +71,8 @@ class UsageWriter:
 
     async def _ship(self, readings: list[Reading]) -> list[Reading]:
         # A transaction per part of the devices (all readings of a device in the same one),
-        # sized to hold SQLite's one writer about HOLD_S: what an SOS may find in progress.
+        # sized to hold SQLite's one writer about HOLD_S, and preemptible: an SOS arriving
+        # meanwhile has it rolled back and writes first.
         by_device: dict[str, list[Reading]] = {}
         for reading in readings:
             by_device.setdefault(reading.device_id, []).append(reading)
@@ -82,11 +82,13 @@ class UsageWriter:
             chunk = devices[i : i + self.devices_per_transaction]
             part = [r for d in chunk for r in by_device[d]]
             try:
-                async with self.db.transaction(background=True) as session:
+                async with self.db.transaction(preemptible=True) as session:
                     began = time.perf_counter()
                     await record_usage(session, part)
                     opened = await self.rules.on_readings(session, part) if self.rules else None
                 self._fit(len(chunk), time.perf_counter() - began)
+            except Preempted:
+                continue  # rolled back for an alarm: the same devices again, once it is in
             except Exception as exc:
                 if not (isinstance(exc, OSError | ConnectionError) or is_operational(exc)):
                     logger.exception("usage of %d readings could not be recorded; dropped",
@@ -98,7 +100,6 @@ class UsageWriter:
             if self.rules is not None:
                 self.rules.announce(opened)
             i += len(chunk)
-            await asyncio.sleep(0)  # let a waiting event commit go first
         return []
 
     def _fit(self, devices: int, held_s: float) -> None:

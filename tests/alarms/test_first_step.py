@@ -1,5 +1,5 @@
-"""An SOS from a device takes its first escalation step in the transaction that opens it: the
-first SMS leaves as the alarm commits, with no tick, and never twice."""
+"""An SOS from a device takes its first escalation step as soon as its alarm is committed: the
+first SMS leaves at once, with no tick, and never twice."""
 
 from __future__ import annotations
 
@@ -27,7 +27,7 @@ async def press(bench: Bench, msg_id: str) -> int:
         return int((await session.execute(select(Alarm.id))).scalar_one())
 
 
-async def test_the_first_sms_leaves_as_the_alarm_commits(sms_bench: Bench) -> None:
+async def test_the_first_sms_leaves_as_soon_as_the_alarm_is_committed(sms_bench: Bench) -> None:
     bench = sms_bench
     alarm_id = await press(bench, "first-1")
     await bench.outbox.close()  # the delivery task started by the commit
