@@ -68,6 +68,33 @@ class UTCDateTime(TypeDecorator[datetime]):
     def process_result_value(self, value: datetime | None, dialect: Any) -> datetime | None:
         return None if value is None else value.replace(tzinfo=UTC)
 
+    # SQLite keeps datetimes as text. SQLAlchemy's own conversion (this type's step, then
+    # DATETIME's %-formatting and regular expression) showed in the ingest profile; these
+    # write the very same text, and read it, with one C call each.
+    def bind_processor(self, dialect: Any) -> Any:
+        return _sqlite_text if dialect.name == "sqlite" else super().bind_processor(dialect)
+
+    def result_processor(self, dialect: Any, coltype: Any) -> Any:
+        if dialect.name == "sqlite":
+            return _sqlite_datetime
+        return super().result_processor(dialect, coltype)
+
+
+def _sqlite_text(value: datetime | None) -> str | None:
+    """An aware datetime as SQLite's DATETIME stores it: naive UTC, 'YYYY-MM-DD HH:MM:SS.ffffff'."""
+    if value is None:
+        return None
+    if value.tzinfo is None:
+        raise ValueError("naive datetime given to the store; use aware UTC")
+    if value.tzinfo is not UTC:
+        value = value.astimezone(UTC)
+    text = value.replace(tzinfo=None).isoformat(" ")
+    return text if value.microsecond else text + ".000000"
+
+
+def _sqlite_datetime(value: str | None) -> datetime | None:
+    return None if value is None else datetime.fromisoformat(value).replace(tzinfo=UTC)
+
 
 class Base(DeclarativeBase):
     type_annotation_map = {datetime: UTCDateTime(), dict[str, Any]: JSON, list[Any]: JSON}
