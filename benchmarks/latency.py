@@ -4,6 +4,7 @@ telemetry load (the load-mode simulator publishing meanwhile)."""
 from __future__ import annotations
 
 import multiprocessing
+import os
 import statistics
 import time
 from collections.abc import Sequence
@@ -52,6 +53,9 @@ def _measure(sizes: Any, workdir: Path, max_rate: float | None, progress: Progre
              store: str) -> list[Row]:
     rate = (max_rate or DEFAULT_RATE * 2) / 2
     probes = min(sizes.sos_probes, sizes.devices // 10)
+    # What earlier benchmarks wrote is on disk before this one starts: the kernel's writeback
+    # of it stalled the daemon's writes here for hundreds of milliseconds at a time.
+    os.sync()
     broker = Broker(workdir / f"broker-latency-{store}")
     broker.start()
     stop = workdir / f"latency-{store}.stop"

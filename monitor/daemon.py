@@ -50,7 +50,7 @@ class Monitor:
     def __init__(self, config: Config) -> None:
         self.config = config
         self.metrics = Metrics()
-        self.db = Database(config.database.url)
+        self.db = Database(config.database.url, background_checkpoints=True)
         self.directory = DeviceDirectory(self.db)
         self.pipeline = Pipeline(config, self.db, self.directory, self.metrics,
                                  on_readings=self._store_readings)
@@ -110,6 +110,7 @@ class Monitor:
         self._spawn(self.alarm_source.run(self.pipeline.handle), "ingest events")
         self._spawn(self.source.run(self.pipeline.handle), "ingest telemetry")
         self._spawn(self._every(2.0, self.pipeline.flush_activity), "device activity")
+        self._spawn(self._every(1.0, self.db.checkpoint), "store checkpoints")
         self._spawn(self._every(self.config.rules.sweep_interval_s, self.rules.sweep),
                     "rule sweeps")
         self._spawn(self._every(600.0, self.rules.daily), "daily rules")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 from collections import deque
 from collections.abc import AsyncIterator
@@ -47,7 +48,7 @@ class Preempted(Exception):
     nothing of it was written, and it is to be done again."""
 
 
-def _sqlite_connect(dbapi_connection: Any, _record: Any) -> None:
+def _sqlite_connect(dbapi_connection: Any, _record: Any, checkpoints: bool = True) -> None:
     # The driver's own transaction handling would start transactions late and let RELEASE
     # SAVEPOINT commit early; SQLAlchemy's recipe: the driver emits nothing, we BEGIN.
     dbapi_connection.isolation_level = None
@@ -56,6 +57,8 @@ def _sqlite_connect(dbapi_connection: Any, _record: Any) -> None:
     cursor.execute("PRAGMA synchronous=NORMAL")
     cursor.execute("PRAGMA busy_timeout=10000")
     cursor.execute("PRAGMA foreign_keys=ON")
+    if not checkpoints:  # the daemon checkpoints in the background (Database.checkpoint)
+        cursor.execute("PRAGMA wal_autocheckpoint=0")
     cursor.close()
 
 
@@ -76,12 +79,14 @@ def _sqlite_preempt(connection: Any, _cursor: Any, statement: str, *_rest: Any) 
         raise Preempted("an alarm is being committed")
 
 
-def make_engine(url: str) -> AsyncEngine:
-    """An async engine for the store; SQLite gets WAL, a busy timeout and foreign keys."""
+def make_engine(url: str, checkpoints: bool = True) -> AsyncEngine:
+    """An async engine for the store; SQLite gets WAL, a busy timeout and foreign keys, and
+    (`checkpoints`) copies its log into the database whenever a commit has filled it."""
     full = async_url(url)
     if full.startswith("sqlite"):
         engine = create_async_engine(full)
-        event.listen(engine.sync_engine, "connect", _sqlite_connect)
+        event.listen(engine.sync_engine, "connect",
+                     functools.partial(_sqlite_connect, checkpoints=checkpoints))
         event.listen(engine.sync_engine, "begin", _sqlite_begin)
         event.listen(engine.sync_engine, "before_cursor_execute", _sqlite_preempt)
     else:
@@ -92,9 +97,12 @@ def make_engine(url: str) -> AsyncEngine:
 class Database:
     """The store: one engine and its session factory."""
 
-    def __init__(self, url: str) -> None:
+    def __init__(self, url: str, background_checkpoints: bool = False) -> None:
+        """`background_checkpoints`: on SQLite, no commit copies the write-ahead log into
+        the database (a commit that did took hundreds of milliseconds, an SOS's too); the
+        owner calls `checkpoint` every second or so instead (the daemon does)."""
         self.url = url
-        self.engine = make_engine(url)
+        self.engine = make_engine(url, checkpoints=not background_checkpoints)
         self.sessions = async_sessionmaker(self.engine, expire_on_commit=False)
         # SQLite has one writer, and its busy handler is not fair: a writer that commits and
         # begins again at once can starve a waiting one (the escalation behind the usage
@@ -137,6 +145,17 @@ class Database:
                     yield session
             finally:
                 self._writing.reset(token)
+
+    async def checkpoint(self) -> None:
+        """SQLite: copy the write-ahead log into the database, as far as readers allow, while
+        writers go on (PASSIVE). Nothing to do on PostgreSQL."""
+        if not self.is_sqlite:
+            return
+        async with self.engine.connect() as connection:
+            raw = await connection.get_raw_connection()
+            driver: Any = raw.driver_connection  # aiosqlite's connection, outside any BEGIN
+            cursor = await driver.execute("PRAGMA wal_checkpoint(PASSIVE)")
+            await cursor.close()
 
     async def migrate(self) -> None:
         """Bring the schema to the newest Alembic revision."""
