@@ -20,6 +20,7 @@ from typing import Any
 
 from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import joinedload
 
 from monitor.alarms.roster import on_duty
 from monitor.alarms.service import log_event
@@ -164,25 +165,23 @@ class EscalationEngine:
 
         The notifications written are returned; `lease` claims those due now for this
         daemon's outbox in the same transaction, so they go out at once, with no turn of
-        their own at the store. An alarm whose step fails (or the store) is left to the tick.
+        their own at the store. If anything fails (or another daemon's tick was first), the
+        transaction is undone and the tick runs the steps.
         """
         now = self.clock()
         rows: list[Notification] = []
         try:
             async with self.db.transaction() as session:
                 for alarm in alarms:
-                    try:
-                        async with session.begin_nested():
-                            rows += await self._take_step(session, alarm, alarm.escalation_step,
-                                                          now, lease)
-                    except ClaimLost:
-                        logger.debug("alarm %s: first step taken by another daemon", alarm.id)
-                    except Exception:
-                        logger.exception("alarm %s: its first escalation step failed; the "
-                                         "tick will run it", alarm.id)
-        except Exception as exc:
-            logger.warning("first escalation steps not written (%s); the tick will run them",
-                           exc)
+                    rows += await self._take_step(session, alarm, alarm.escalation_step, now,
+                                                  lease)
+        except ClaimLost:
+            logger.debug("first steps of alarms %s taken by another daemon",
+                         [a.id for a in alarms])
+            return []
+        except Exception:
+            logger.exception("first escalation steps of alarms %s failed; the tick will run "
+                             "them", [a.id for a in alarms])
             return []
         return rows
 
@@ -197,7 +196,8 @@ class EscalationEngine:
                         "max_rounds": 1, "done": "no_policy"}
             else:
                 plan = snapshot(policy)
-        elder = await session.get(Elder, alarm.elder_id) if alarm.elder_id else None
+        elder = await session.get(Elder, alarm.elder_id, options=[joinedload(Elder.contacts)]
+                                  ) if alarm.elder_id else None
         rows: list[Notification] = []
         events: list[tuple[str, dict[str, Any]]] = []
         due = await self._run_steps(session, alarm, plan, elder, now, step + 1, rows, events)
