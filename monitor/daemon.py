@@ -110,7 +110,8 @@ class Monitor:
         self._spawn(self.alarm_source.run(self.pipeline.handle), "ingest events")
         self._spawn(self.source.run(self.pipeline.handle), "ingest telemetry")
         self._spawn(self._every(2.0, self.pipeline.flush_activity), "device activity")
-        self._spawn(self._every(1.0, self.db.checkpoint), "store checkpoints")
+        if self.db.is_sqlite:
+            self._spawn(self._every(1.0, self.db.checkpoint), "store checkpoints")
         self._spawn(self._every(self.config.rules.sweep_interval_s, self.rules.sweep),
                     "rule sweeps")
         self._spawn(self._every(600.0, self.rules.daily), "daily rules")

@@ -121,7 +121,7 @@ class Pipeline:
                         await self.first_steps(work.opened)
             for index, message in enumerate(rest):
                 if index and not index % YIELD_EVERY:
-                    await self.db.urgency.checkpoint()  # an SOS arriving meanwhile goes first
+                    await self.db.urgency.step_aside()  # an SOS arriving meanwhile goes first
                 await self._sort(message, work)
             if work.readings and self.on_readings is not None:
                 await self._retry(self.on_readings, work.readings)

@@ -128,7 +128,7 @@ class Database:
         again; the alarm need not wait for it to finish.
         """
         if background or preemptible:
-            await self.urgency.checkpoint()
+            await self.urgency.step_aside()
         options: dict[str, Any] = {WRITE_OPTION: True}
         if preemptible and self.is_sqlite:
             options[PREEMPT_OPTION] = self.urgency

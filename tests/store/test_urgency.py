@@ -20,7 +20,7 @@ from monitor.urgency import Urgency
 from tests.fixtures.factories import MakeElder
 
 
-async def test_bulk_work_waits_at_its_checkpoint_while_an_alarm_is_committed() -> None:
+async def test_bulk_work_steps_aside_while_an_alarm_is_committed() -> None:
     urgency = Urgency()
     order: list[str] = []
     release = asyncio.Event()
@@ -32,7 +32,7 @@ async def test_bulk_work_waits_at_its_checkpoint_while_an_alarm_is_committed() -
             order.append("sos committed")
 
     async def bulk() -> None:
-        await urgency.checkpoint()
+        await urgency.step_aside()
         order.append("bulk goes on")
 
     sos = asyncio.create_task(alarm())
