@@ -20,7 +20,7 @@ from monitor.alarms.service import AlarmDecision
 from monitor.rules.episodes import load_states
 from monitor.rules.settings import VitalsRules
 from monitor.store.models import RuleState
-from monitor.store.upsert import insert_ignore_rows, upsert
+from monitor.store.upsert import insert_ignore_many, upsert
 from monitor.telemetry.reading import Reading
 from monitor.timeutil import utcnow
 
@@ -90,7 +90,7 @@ async def check_vitals(
         return []
     subjects = sorted(per_device)
     now = utcnow()  # the rows must exist before they can be locked: one statement for all
-    await insert_ignore_rows(session, RuleState, [
+    await insert_ignore_many(session, RuleState, [
         {"rule": RULE, "subject": subject, "state": {}, "updated_at": now}
         for subject in subjects])
     states = await load_states(session, RULE, subjects, lock=True)

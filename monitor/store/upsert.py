@@ -23,23 +23,17 @@ async def insert_ignore(session: AsyncSession, model: Any, row: dict[str, Any]) 
 
 
 async def insert_ignore_many(
-    session: AsyncSession, model: Any, rows: Sequence[dict[str, Any]], returning: Any
+    session: AsyncSession, model: Any, rows: Sequence[dict[str, Any]]
 ) -> int:
-    """Insert rows in one statement, skipping those whose key exists; how many went in."""
+    """Insert rows, skipping those whose key exists; how many went in. One cached statement,
+    executemany (a multi-row VALUES built per call was compiled anew for each row count)."""
     if not rows:
         return 0
-    stmt = dialect_insert(session, model).values(list(rows)).on_conflict_do_nothing()
-    return len((await session.execute(stmt.returning(returning))).all())
-
-
-async def insert_ignore_rows(
-    session: AsyncSession, model: Any, rows: Sequence[dict[str, Any]]
-) -> None:
-    """Insert rows, skipping those whose key exists: one cached statement, executemany."""
-    if rows:
-        connection = await session.connection()
-        await connection.execute(
-            dialect_insert(session, _table(model)).on_conflict_do_nothing(), list(rows))
+    table = _table(model)
+    stmt = dialect_insert(session, table).on_conflict_do_nothing().returning(
+        *table.primary_key.columns)
+    connection = await session.connection()
+    return len((await connection.execute(stmt, list(rows))).all())
 
 
 async def upsert(

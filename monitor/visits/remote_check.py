@@ -286,7 +286,7 @@ class RemoteCheck:
     async def _log_all(self, session: AsyncSession, rows: list[dict[str, Any]]) -> int:
         """Insert the visits in one statement; a visit another daemon logged a moment ago
         stays as it is. Returns how many were inserted."""
-        return await insert_ignore_many(session, Visit, rows, Visit.id)
+        return await insert_ignore_many(session, Visit, rows)
 
 
 async def _alarm_spans(
