@@ -50,6 +50,20 @@ def test_sos_published_while_daemon_is_down_arrives_after_restart(daemon: Daemon
     assert sorted(a["elder_id"] for a in alarms) == [f"E{i:04d}" for i in range(1, 21)]
 
 
+def test_the_daemon_connects_again_when_the_broker_restarts(daemon: Daemon) -> None:
+    daemon.start()
+    daemon.broker.publish("tanfang/v1/btn-0001/event", sos("before-1"))
+    wait_for(lambda: len(daemon.alarms()) == 1)
+    daemon.broker.stop()
+    wait_for(lambda: "disconnected from the broker" in daemon.log())
+    daemon.broker.start()  # the same port and persistence: the sessions are still there
+
+    daemon.broker.publish("tanfang/v1/btn-0002/event", sos("after-1"))
+    alarms = wait_for(lambda: len(daemon.alarms()) == 2 and daemon.alarms())
+    assert sorted(a["elder_id"] for a in alarms) == ["E0001", "E0002"]
+    assert daemon.wait_healthy()["broker"] is True
+
+
 def test_acknowledge_and_resolve(daemon: Daemon) -> None:
     daemon.start()
     daemon.broker.publish("tanfang/v1/btn-0003/event", sos("ack-1", kind="fall"))
