@@ -21,7 +21,7 @@ from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from datetime import datetime, timedelta
 
-from sqlalchemy import func, select
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from monitor.alarms.service import AlarmDecision
@@ -139,18 +139,24 @@ async def _registers(
 
 
 async def water_totals(
-    session: AsyncSession, device_ids: Sequence[str], end: dict[str, datetime], hours: float
+    session: AsyncSession, ends: dict[str, datetime], hours: dict[str, float]
 ) -> dict[str, float]:
-    """Water of each meter over the `hours` before its `end` (from usage per hour)."""
-    out: dict[str, float] = {}
-    for device_id in device_ids:
-        stop = end[device_id]
-        total = (await session.execute(
-            select(func.coalesce(func.sum(HourlyUsage.value), 0.0))
-            .where(HourlyUsage.device_id == device_id, HourlyUsage.metric == "water_m3",
-                   HourlyUsage.hour >= hour_floor(stop - timedelta(hours=hours)),
-                   HourlyUsage.hour < stop))).scalar_one()
-        out[device_id] = float(total)
+    """Water of each meter over the `hours[d]` before its `ends[d]` (from usage per hour).
+
+    One query for all the meters (their hours over the widest window), summed here."""
+    starts = {d: hour_floor(end - timedelta(hours=hours[d])) for d, end in ends.items()}
+    out = dict.fromkeys(ends, 0.0)
+    if not ends:
+        return out
+    lo, hi = min(starts.values()), max(ends.values())
+    for chunk in chunks(sorted(ends)):
+        rows = await session.execute(
+            select(HourlyUsage.device_id, HourlyUsage.hour, HourlyUsage.value)
+            .where(HourlyUsage.device_id.in_(chunk), HourlyUsage.metric == "water_m3",
+                   HourlyUsage.hour >= lo, HourlyUsage.hour < hi))
+        for device_id, hour, value in rows.all():
+            if starts[device_id] <= hour < ends[device_id]:
+                out[device_id] += float(value)
     return out
 
 

@@ -29,8 +29,8 @@ from monitor.metrics import Metrics
 from monitor.rules import continuous, device_health, inactivity, routine
 from monitor.rules.activity import note_activity
 from monitor.rules.episodes import load_states, settle
-from monitor.rules.lookup import elders_of
-from monitor.rules.settings import Rules
+from monitor.rules.lookup import ElderInfo, elders_of
+from monitor.rules.settings import ContinuousRules, Rules
 from monitor.rules.source import RulesSource
 from monitor.rules.vitals import check_vitals
 from monitor.store.db import Database, Preempted
@@ -136,17 +136,27 @@ class RuleEngine:
 
     async def _judge_too_much(self, session: AsyncSession, device_ids: list[str],
                               ends: dict[str, datetime], rules: Rules) -> Opened:
+        """Each meter's water over its elder's window against the limit, all in a few
+        queries; then the elders' episodes, in order."""
         rows = (await session.execute(select(Device.id, Device.elder_id).where(
-            Device.id.in_(device_ids)))).all()
+            Device.id.in_(device_ids)).order_by(Device.id))).all()
         elders = await elders_of(session, {e for _, e in rows if e})
-        opened: Opened = []
+        judged: list[tuple[str, ElderInfo, ContinuousRules, float]] = []
         for device_id, elder_id in rows:
             elder = elders.get(elder_id or "")
-            if elder is None:
-                continue
-            settings = rules.for_elder(elder.id, elder.categories).continuous
-            hours = settings.water_hours * rules.factor(ends[device_id])
-            total = (await continuous.water_totals(session, [device_id], ends, hours))[device_id]
+            if elder is not None:
+                settings = rules.for_elder(elder.id, elder.categories).continuous
+                judged.append((device_id, elder, settings,
+                               settings.water_hours * rules.factor(ends[device_id])))
+        if not judged:
+            return []
+        totals = await continuous.water_totals(
+            session, {d: ends[d] for d, *_ in judged}, {d: hours for d, *_, hours in judged})
+        states = await load_states(session, continuous.TOO_MUCH,
+                                   sorted({elder.id for _, elder, *_ in judged}), lock=True)
+        opened: Opened = []
+        for device_id, elder, settings, hours in judged:
+            total = totals[device_id]
             decision = None
             if total > settings.water_max_m3:
                 decision = AlarmDecision(
@@ -154,7 +164,6 @@ class RuleEngine:
                     kind=continuous.TOO_MUCH, severity=settings.severity, at=ends[device_id],
                     details={"rule": "continuous", "water_m3": round(total, 3),
                              "water_max_m3": settings.water_max_m3, "hours": hours})
-            states = await load_states(session, continuous.TOO_MUCH, [elder.id], lock=True)
             outcome = await settle(session, continuous.TOO_MUCH, elder.id, decision,
                                    ends[device_id], rules.hysteresis, states)
             if outcome.alarm is not None and not outcome.cleared:

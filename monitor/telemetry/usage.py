@@ -4,6 +4,11 @@ Meters send cumulative registers. Each register reading is kept (RegisterReading
 ones arrive, the hours between their previous and next neighbours are recomputed from the
 consecutive pairs, each pair's delta spread over the hours it spans in proportion to time.
 The result depends only on the set of readings, never on the order they arrived in.
+
+Most readings arrive in order: newer than every stored reading of their device. Then the
+only new pair is (newest stored, new reading), and its share is added to the hours it spans
+(`_append`): the same sums the recomputation makes, in the same order, without reading the
+hour's other readings back. A late or repeated reading takes the recomputation.
 """
 
 from __future__ import annotations
@@ -14,13 +19,14 @@ import math
 from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from functools import lru_cache
 from typing import Any
 
-from sqlalchemy import bindparam, delete, func, select, text, tuple_
+from sqlalchemy import bindparam, delete, func, or_, select, text, tuple_
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from monitor.store.locks import lock_devices
 from monitor.store.models import HourlyUsage, RegisterReading
 from monitor.store.upsert import dialect_insert
 from monitor.telemetry.reading import Reading
@@ -74,11 +80,13 @@ def counts_for_usage(reading: Reading) -> bool:
 
 
 async def record_usage(session: AsyncSession, readings: Sequence[Reading]) -> None:
-    """Store register readings and recompute the hours they touch, in the caller's transaction.
+    """Store register readings and bring the hours they touch up to date, in the caller's
+    transaction.
 
-    The hours are recomputed from the readings near the new ones, read for many devices in
-    one query; a device whose neighbours lie further back (silent for hours, a first
-    reading) is recomputed on its own with the exact per-device queries.
+    A device whose new readings all follow its newest stored one has their share added to
+    its hours. The others' hours are recomputed from the readings near the new ones, read for
+    many devices in one query; a device whose neighbours lie further back (silent for hours,
+    a first reading) is recomputed on its own with the exact per-device queries.
     """
     latest: dict[tuple[str, datetime], float] = {}
     groups: dict[str, tuple[str, str | None]] = {}
@@ -91,6 +99,22 @@ async def record_usage(session: AsyncSession, readings: Sequence[Reading]) -> No
         groups[reading.device_id] = (metric, reading.elder_id)
     if not latest:
         return
+    new_ts: dict[str, list[datetime]] = defaultdict(list)
+    for device_id, ts in latest:
+        new_ts[device_id].append(ts)
+    # PostgreSQL: two daemons with readings of one meter take turns, each seeing the other's.
+    await lock_devices(session, new_ts)
+    newest = await _below(session, list(new_ts), FAR_FUTURE)
+    out = HourWrites()
+    recompute: dict[str, list[datetime]] = {}
+    for device_id, stamps in new_ts.items():
+        last = newest.get(device_id)
+        metric, elder_id = groups[device_id]
+        if last is not None and min(stamps) > last[0]:
+            _append(out, device_id, metric, elder_id, last,
+                    sorted((ts, latest[(device_id, ts)]) for ts in stamps))
+        else:
+            recompute[device_id] = stamps
     rows = [{"device_id": d, "ts": ts, "value": v} for (d, ts), v in latest.items()]
     # executemany of one cached statement (SQLAlchemy batches it into multi-row INSERTs).
     stmt = dialect_insert(session, RegisterReading.__table__)
@@ -98,14 +122,10 @@ async def record_usage(session: AsyncSession, readings: Sequence[Reading]) -> No
     await connection.execute(stmt.on_conflict_do_update(
         index_elements=["device_id", "ts"], set_={"value": stmt.excluded.value}
     ), rows)
-    new_ts: dict[str, list[datetime]] = defaultdict(list)
-    for device_id, ts in latest:
-        new_ts[device_id].append(ts)
-    out = HourWrites()
-    order = sorted(new_ts, key=lambda d: min(new_ts[d]))
+    order = sorted(recompute, key=lambda d: min(recompute[d]))
     for i in range(0, len(order), CHUNK):
         chunk = order[i : i + CHUNK]
-        floor = hour_floor(min(new_ts[chunk[0]])) - LOOKBACK
+        floor = hour_floor(min(recompute[chunk[0]])) - LOOKBACK
         views = await _nearby(session, chunk, floor)
         for n, device_id in enumerate(chunk):
             if n and not n % YIELD_EVERY:
@@ -113,16 +133,48 @@ async def record_usage(session: AsyncSession, readings: Sequence[Reading]) -> No
             metric, elder_id = groups[device_id]
             try:
                 await _recompute(views[device_id], device_id, metric, elder_id,
-                                 new_ts[device_id], out)
+                                 recompute[device_id], out)
             except NotNearby:
                 await _recompute(_Stored(session), device_id, metric, elder_id,
-                                 new_ts[device_id], out)
+                                 recompute[device_id], out)
     await out.write(session)
+
+
+def _append(out: HourWrites, device_id: str, metric: str, elder_id: str | None,
+            last: tuple[datetime, float], points: list[tuple[datetime, float]]) -> None:
+    """What readings newer than the newest stored one (`last`) add to their hours."""
+    hours: dict[datetime, Hour] = {}
+    prior = last
+    for ts, value in points:
+        if metric == "motion":
+            start, delta = ts, value
+        elif metric == "steps" and local_midnight(prior[0]) != local_midnight(ts):
+            start, delta = local_midnight(ts), value  # a new day counts from local midnight
+        else:
+            start, delta = prior[0], value - prior[1]
+        moment = hour_floor(start)
+        while moment <= ts:
+            hours.setdefault(moment, Hour())
+            moment += HOUR
+        slot = hours[hour_floor(ts)]
+        slot.readings += 1
+        slot.known = True
+        if metric == "motion":
+            slot.value += value
+        else:
+            _spread(hours, metric, start, ts, delta)
+        prior = (ts, value)
+    out.added += [
+        {"device_id": device_id, "metric": metric, "hour": hour, "elder_id": elder_id,
+         "value": slot.value, "readings": slot.readings, "flagged": slot.flagged}
+        for hour, slot in hours.items() if slot.known
+    ]
 
 
 # How far before the new readings' hour the batched path reads every reading; before that
 # only the newest one. A question about earlier readings takes the per-device path.
 LOOKBACK = timedelta(hours=2)
+FAR_FUTURE = datetime(9999, 1, 1, tzinfo=UTC)
 
 
 class NotNearby(Exception):
@@ -183,21 +235,28 @@ _BELOW = {
 }
 
 
-async def _nearby(session: AsyncSession, device_ids: list[str],
-                  floor: datetime) -> dict[str, _Nearby]:
-    """What the batched path knows of each device: its readings from `floor` on and the
-    newest one before it."""
-    views = {d: _Nearby(None, []) for d in device_ids}
+async def _below(session: AsyncSession, device_ids: list[str],
+                 floor: datetime) -> dict[str, tuple[datetime, float]]:
+    """The newest reading before `floor` of each device that has one: an index seek each."""
     dialect = session.get_bind().dialect.name
     below = text(_BELOW[dialect] if dialect in _BELOW else _BELOW["postgresql"]).bindparams(
         bindparam("floor", type_=_TS)).columns(ts=_TS)
     ids: Any = device_ids if dialect == "postgresql" else json.dumps(device_ids)
     connection = await session.connection()  # Core rows: no ORM result processing
-    for device_id, ts, value in (await connection.execute(below, {"ids": ids, "floor": floor})):
-        if ts is not None:
-            views[device_id].known_from = ts
-            views[device_id].points.append((ts, value))
+    rows = await connection.execute(below, {"ids": ids, "floor": floor})
+    return {device_id: (ts, value) for device_id, ts, value in rows if ts is not None}
+
+
+async def _nearby(session: AsyncSession, device_ids: list[str],
+                  floor: datetime) -> dict[str, _Nearby]:
+    """What the batched path knows of each device: its readings from `floor` on and the
+    newest one before it."""
+    views = {d: _Nearby(None, []) for d in device_ids}
+    for device_id, point in (await _below(session, device_ids, floor)).items():
+        views[device_id].known_from = point[0]
+        views[device_id].points.append(point)
     table = RegisterReading.__table__.c
+    connection = await session.connection()
     rows = await connection.execute(
         select(table.device_id, table.ts, table.value)
         .where(table.device_id.in_(device_ids), table.ts >= floor)
@@ -212,8 +271,9 @@ async def _nearby(session: AsyncSession, device_ids: list[str],
 class HourWrites:
     """The hours recomputed in one batch, written with a few statements at the end."""
 
-    rows: list[dict[str, Any]] = field(default_factory=list)
-    empty: list[tuple[str, str, datetime]] = field(default_factory=list)
+    rows: list[dict[str, Any]] = field(default_factory=list)  # hours recomputed
+    empty: list[tuple[str, str, datetime]] = field(default_factory=list)  # now without data
+    added: list[dict[str, Any]] = field(default_factory=list)  # what appended readings add
 
     async def write(self, session: AsyncSession) -> None:
         for i in range(0, len(self.empty), CHUNK):
@@ -228,6 +288,17 @@ class HourWrites:
                 set_={name: stmt.excluded[name]
                       for name in ("elder_id", "value", "readings", "flagged")},
             ), self.rows)
+        if self.added:
+            stmt = dialect_insert(session, HourlyUsage.__table__)
+            table = HourlyUsage.__table__.c
+            connection = await session.connection()
+            await connection.execute(stmt.on_conflict_do_update(
+                index_elements=["device_id", "metric", "hour"],
+                set_={"elder_id": stmt.excluded.elder_id,
+                      "value": table.value + stmt.excluded.value,
+                      "readings": table.readings + stmt.excluded.readings,
+                      "flagged": or_(table.flagged, stmt.excluded.flagged)},
+            ), self.added)
 
 
 async def _recompute(source: _Stored | _Nearby, device_id: str, metric: str,

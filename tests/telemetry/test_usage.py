@@ -223,3 +223,62 @@ async def test_batches_over_many_devices_match_the_per_device_path(
             assert batched[d][hour][0] == pytest.approx(value, abs=1e-9)
             assert batched[d][hour][1:] == (count, flagged)
     assert batched_slow < (slow_calls - batched_slow) / 2
+
+
+async def test_readings_in_order_are_added_to_their_hours_as_the_recomputation_makes_them(
+    db: Database, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Mostly in order, a few late or sent twice, over local midnight (steps start again),
+    # with drops and absurd jumps: batch by batch the hours must be those of recomputing
+    # every reading at once, and the readings in order must have been added, not recomputed.
+    from monitor.telemetry import usage
+
+    appended = 0
+    original = usage._append
+
+    def counted(out: object, device_id: str, metric: str, elder_id: str | None,
+                last: object, points: list[object]) -> None:
+        nonlocal appended
+        appended += len(points)
+        original(out, device_id, metric, elder_id, last, points)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(usage, "_append", counted)
+    rng = random.Random(11)
+    readings: list[Reading] = []
+    for d, kind in enumerate(("water_meter", "power_meter", "wearable", "motion_sensor")):
+        total, moment = 10.0 * d, DAY + timedelta(hours=14, minutes=3 * d)  # 22:00 Beijing
+        for _ in range(60):
+            moment += timedelta(minutes=rng.choice([1, 7, 30, 95]))
+            total += rng.choice([0.0, 0.01, 0.2, 0.5, -0.3, 80.0])  # drops, absurd jumps
+            total = max(total, 0.0)
+            fields: dict[str, float | int | bool] = {
+                "water_meter": {"total_m3": round(total, 3)},
+                "power_meter": {"total_kwh": round(total, 3)},
+                "wearable": {"steps": int(total * 100)},
+                "motion_sensor": {"motion": rng.random() < 0.5},
+            }[kind]
+            readings.append(Reading(f"dev-{d}", kind, "E1", moment, fields))
+    readings.sort(key=lambda r: r.ts)
+    arrival = readings[:]
+    for _ in range(12):  # some arrive late, some twice
+        i = rng.randrange(len(arrival) - 10)
+        arrival.insert(i + rng.randrange(2, 10), arrival[i] if rng.random() < 0.3
+                       else arrival.pop(i))
+    i = 0
+    while i < len(arrival):
+        size = rng.choice([1, 3, 8])
+        await record(db, arrival[i : i + size])
+        i += size
+    added = {d: await hours(db, f"dev-{d}") for d in range(4)}
+
+    async with db.transaction() as session:
+        await session.execute(RegisterReading.__table__.delete())
+        await session.execute(HourlyUsage.__table__.delete())
+    await record(db, readings)  # all at once: nothing stored before, all recomputed
+    for d in range(4):
+        got = await hours(db, f"dev-{d}")
+        assert got.keys() == added[d].keys()
+        for hour, (value, count, flagged) in got.items():
+            assert added[d][hour][0] == pytest.approx(value, abs=1e-9)
+            assert added[d][hour][1:] == (count, flagged)
+    assert appended > len(readings) / 2
