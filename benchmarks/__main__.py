@@ -15,7 +15,16 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from benchmarks.report import Progress, Row, machine, section, table, update_doc
+from benchmarks.report import (
+    Progress,
+    Row,
+    cpu_ticks,
+    machine,
+    section,
+    stolen_share,
+    table,
+    update_doc,
+)
 
 ROOT = Path(__file__).resolve().parent.parent
 DOC = ROOT / "docs" / "benchmarks.md"
@@ -135,16 +144,22 @@ def main(argv: list[str] | None = None) -> int:
     ctx = Context(sizes, workdir, args.cache, Progress(args.quiet), {},
                   [b.strip() for b in args.backends.split(",") if b.strip()])
     rows: list[Row] = []
+    stolen: list[str] = []
     try:
         for name in chosen:
             ctx.progress.step(f"== {name}")
+            before = cpu_ticks()
             rows += BENCHMARKS[name](ctx)
+            stolen.append(f"{name} {stolen_share(before, cpu_ticks()):.0%}")
     finally:
         shutil.rmtree(workdir, ignore_errors=True)
     print(table(rows))
+    print("CPU stolen by the hypervisor: " + ", ".join(stolen))
     if not args.no_doc:
         command = "python -m benchmarks " + " ".join(argv if argv is not None else sys.argv[1:])
-        update_doc(args.doc, section(rows, machine(), command.strip(), args.note))
+        notes = [*args.note, "CPU time stolen by the hypervisor for other guests while each "
+                 "ran (the noise in these numbers): " + ", ".join(stolen)]
+        update_doc(args.doc, section(rows, machine(), command.strip(), notes))
         ctx.progress.step(f"wrote {args.doc}")
     return 0
 

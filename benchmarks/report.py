@@ -83,6 +83,24 @@ def _version(cmd: list[str], pattern: str) -> str:
     return found.group(1) if found else "unknown"
 
 
+def cpu_ticks() -> tuple[int, int]:
+    """(all, stolen) CPU ticks of the machine so far (/proc/stat; (0, 0) where unknown).
+
+    Stolen time is what the hypervisor gave other guests while this one wanted to run: on a
+    shared host it is the noise in the numbers, so each run says how much there was."""
+    try:
+        fields = [int(x) for x in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
+    except (OSError, ValueError):
+        return 0, 0
+    return sum(fields[:8]), fields[7] if len(fields) > 7 else 0
+
+
+def stolen_share(before: tuple[int, int], after: tuple[int, int]) -> float:
+    """The share of the machine's CPU time stolen between two `cpu_ticks()`."""
+    total = after[0] - before[0]
+    return (after[1] - before[1]) / total if total > 0 else 0.0
+
+
 def machine() -> dict[str, str]:
     """CPU model, cores, RAM, load, and the versions of what the benchmarks run on."""
     cpu = "unknown"

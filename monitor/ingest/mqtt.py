@@ -36,7 +36,7 @@ logger = logging.getLogger(__name__)
 
 BatchHandler = Callable[[Sequence[ReceivedMessage]], Awaitable[None]]
 # Packets read in one turn of the event loop before other tasks (an SOS batch) get theirs.
-READS_PER_TURN = 100
+READS_PER_TURN = 50
 
 
 class BrokerUnreachable(TanfangError):

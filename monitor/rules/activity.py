@@ -15,7 +15,7 @@ from collections import defaultdict
 from collections.abc import Sequence
 from datetime import datetime, timedelta
 
-from sqlalchemy import Table, bindparam, select, update
+from sqlalchemy import Boolean, Table, Update, bindparam, case, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from monitor.store.locks import lock_devices
@@ -57,6 +57,7 @@ async def note_activity(
     metered = [d for d, t in kinds.items() if t != "motion_sensor"]
     idle: dict[str, datetime] = {}
     recomputed: dict[str, datetime] = {}
+    lo: datetime | None = None
     if metered:
         # Usage per hour is recomputed as readings fill gaps (a gap's delta is first spread
         # evenly), so the newest active hour is read again over a window reaching back
@@ -75,45 +76,36 @@ async def note_activity(
             if metric == "water_m3" and value < DRY_M3 and hour + HOUR <= newest[device_id] \
                     and hour >= hour_floor(first[device_id]) - HOUR:
                 idle[device_id] = max(idle.get(device_id, end), end)
-        await _recheck(session, recomputed, lo)
-    await _forward(session, "last_active_at", active)
-    await _forward(session, "last_idle_at", idle)
-    # A device's first report starts its clocks: silence is measured from there.
-    await _start(session, "last_active_at", first)
-    await _start(session, "last_idle_at",
-                 {d: t for d, t in first.items() if kinds[d] == "water_meter"})
+    # One statement moves both clocks of every device of the batch: forward to what was
+    # found (the newest active hour back to `lo` replaces what lay inside the window), and
+    # a device's first report starts a clock still unset: silence is measured from there.
+    clocks = [{"d": d, "a": recomputed.get(d, active.get(d)),
+               "lo": lo if d in recomputed else None, "i": idle.get(d), "f": first[d],
+               "w": kinds[d] == "water_meter"} for d in sorted(kinds)]
+    await session.execute(_CLOCKS, clocks)
 
 
-async def _forward(session: AsyncSession, column: str, values: dict[str, datetime]) -> None:
-    if not values:
-        return
+def _clocks() -> Update:
     table: Table = Device.__table__  # type: ignore[assignment]
-    col = table.c[column]
-    stmt = (update(table).where(table.c.id == bindparam("d"))
-            .where(col.is_(None) | (col < bindparam("t"))).values({column: bindparam("t")}))
-    await session.execute(stmt, [{"d": d, "t": t} for d, t in sorted(values.items())])
+    c = table.c
+    active, lo, idle, first = (bindparam(name, type_=c.last_active_at.type)
+                               for name in ("a", "lo", "i", "f"))
+    water = bindparam("w", type_=Boolean())
+    moves_active = active.is_not(None) & (
+        c.last_active_at.is_(None) | (c.last_active_at < active) | (c.last_active_at >= lo))
+    moves_idle = idle.is_not(None) & (c.last_idle_at.is_(None) | (c.last_idle_at < idle))
+    starts_idle = water & c.last_idle_at.is_(None)
+    return (
+        update(table).where(c.id == bindparam("d"))
+        .where(moves_active | c.last_active_at.is_(None) | moves_idle | starts_idle)
+        .values(last_active_at=case((moves_active, active), (c.last_active_at.is_(None), first),
+                                    else_=c.last_active_at),
+                last_idle_at=case((moves_idle, idle), (starts_idle, first),
+                                  else_=c.last_idle_at))
+    )
 
 
-async def _recheck(session: AsyncSession, values: dict[str, datetime], lo: datetime) -> None:
-    """Newest active hour as recomputed: forward, or back when it lay inside the window."""
-    if not values:
-        return
-    table: Table = Device.__table__  # type: ignore[assignment]
-    col = table.c.last_active_at
-    stmt = (update(table).where(table.c.id == bindparam("d"))
-            .where(col.is_(None) | (col < bindparam("t")) | (col >= bindparam("lo")))
-            .values(last_active_at=bindparam("t")))
-    await session.execute(stmt, [{"d": d, "t": t, "lo": lo} for d, t in sorted(values.items())])
-
-
-async def _start(session: AsyncSession, column: str, values: dict[str, datetime]) -> None:
-    if not values:
-        return
-    table: Table = Device.__table__  # type: ignore[assignment]
-    col = table.c[column]
-    stmt = (update(table).where(table.c.id == bindparam("d")).where(col.is_(None))
-            .values({column: bindparam("t")}))
-    await session.execute(stmt, [{"d": d, "t": t} for d, t in sorted(values.items())])
+_CLOCKS = _clocks()
 
 
 def group_by_device(readings: Sequence[Reading]) -> dict[str, list[Reading]]:

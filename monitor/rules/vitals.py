@@ -26,12 +26,15 @@ from monitor.timeutil import utcnow
 
 RULE = "vitals"
 KEEP = timedelta(hours=1)
-# kind -> (reading field, is the value out of range?)
-CHECKS: dict[str, tuple[str, Callable[[float, VitalsRules], bool]]] = {
-    "heart_rate": ("heart_rate",
-                   lambda v, r: v < r.heart_rate_low or v > r.heart_rate_high),
-    "spo2_low": ("spo2", lambda v, r: v < r.spo2_low),
+# kind -> (reading field, the range of normal values (None: no upper bound))
+CHECKS: dict[str, tuple[str, Callable[[VitalsRules], tuple[float, float | None]]]] = {
+    "heart_rate": ("heart_rate", lambda r: (r.heart_rate_low, r.heart_rate_high)),
+    "spo2_low": ("spo2", lambda r: (r.spo2_low, None)),
 }
+
+
+def out_of_range(low: float, high: float | None) -> Callable[[float], bool]:
+    return lambda value: value < low or (high is not None and value > high)
 
 
 @dataclass(frozen=True)
@@ -104,7 +107,7 @@ async def check_vitals(
         state = states.get(device_id) or {}
         newest = max(r.ts for r in batch)
         horizon = max(newest, _dt(state.get("newest", 0.0)))
-        for kind, (name, bad_of) in CHECKS.items():
+        for kind, (name, range_of) in CHECKS.items():
             known = {float(t): float(v) for t, v in state.get(name, [])}
             fresh = [(r.ts, r.fields[name]) for r in batch if r.fields.get(name) is not None]
             for ts, value in fresh:
@@ -115,9 +118,13 @@ async def check_vitals(
             if not fresh:
                 continue
             raised_upto = float(state.get(f"{name}_raised", 0.0))
-            runs = sustained_runs(points, _bound(bad_of, rules),
-                                  timedelta(minutes=rules.sustain_min),
-                                  timedelta(minutes=rules.max_gap_min))
+            low, high = range_of(rules)
+            bad = out_of_range(low, high)
+            values = [v for _, v in points]
+            normal = not values or (min(values) >= low and (high is None or max(values) <= high))
+            runs = [] if normal else sustained_runs(
+                points, bad, timedelta(minutes=rules.sustain_min),
+                timedelta(minutes=rules.max_gap_min))
             new = [run for run in runs if run[0] > raised_upto]
             latest_t = max(_epoch(ts) for ts, _ in fresh)
             if new:
@@ -134,7 +141,7 @@ async def check_vitals(
                              "sustain_min": rules.sustain_min}), _dt(latest_t), subject))
             else:
                 newest_point = points[-1] if points else None
-                in_range = newest_point is not None and not bad_of(newest_point[1], rules)
+                in_range = newest_point is not None and not bad(newest_point[1])
                 findings.append(Finding(kind, None if in_range else _PENDING, _dt(latest_t),
                                         subject))
         state["newest"] = _epoch(horizon)
@@ -143,11 +150,6 @@ async def check_vitals(
     await upsert(session, RuleState, rows, keys=("rule", "subject"),
                  update=("state", "updated_at"))
     return [f for f in findings if f.decision is not _PENDING]
-
-
-def _bound(check: Callable[[float, VitalsRules], bool],
-           rules: VitalsRules) -> Callable[[float], bool]:
-    return lambda value: check(value, rules)
 
 
 # Out of range, but not for long enough yet: neither a new alarm nor a recovery.

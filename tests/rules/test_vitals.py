@@ -43,6 +43,18 @@ async def test_heart_rate_out_of_range_for_five_minutes(
     assert alarms[0].details["lowest"] == 34 and alarms[0].severity == "critical"
 
 
+async def test_a_reading_older_than_the_kept_hour_changes_nothing(
+    sqlite_db: Database, make_elder: MakeElder
+) -> None:
+    await make_elder(sqlite_db, "E1", devices={"wb-1": "wearable"})
+    home = await Home(sqlite_db).start()
+    await home.send("wb-1", "telemetry", [_hr(T0 + 120 * MIN, 72), _hr(T0 + 122 * MIN, 150)])
+    await home.send("wb-1", "telemetry", [_hr(T0, 150), _hr(T0 + 6 * MIN, 150)])  # 2 h late
+    assert await home.alarms() == []
+    await home.send("wb-1", "telemetry", _hr(T0 + 128 * MIN, 151))  # now it lasts 6 minutes
+    assert kinds(await home.alarms()) == ["heart_rate"]
+
+
 async def test_spo2_threshold_from_the_rules_file(
     sqlite_db: Database, make_elder: MakeElder, tmp_path: Path
 ) -> None:
