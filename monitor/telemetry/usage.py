@@ -107,7 +107,9 @@ async def record_usage(session: AsyncSession, readings: Sequence[Reading]) -> No
     newest = await _below(session, list(new_ts), FAR_FUTURE)
     out = HourWrites()
     recompute: dict[str, list[datetime]] = {}
-    for device_id, stamps in new_ts.items():
+    for n, (device_id, stamps) in enumerate(new_ts.items()):
+        if n and not n % YIELD_EVERY:
+            await asyncio.sleep(0)  # other tasks (an SOS) run between pieces of the batch
         last = newest.get(device_id)
         metric, elder_id = groups[device_id]
         if last is not None and min(stamps) > last[0]:
