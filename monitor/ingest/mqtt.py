@@ -27,6 +27,8 @@ from monitor.ingest.topics import KINDS, TopicKind, TopicParser
 logger = logging.getLogger(__name__)
 
 BatchHandler = Callable[[Sequence[ReceivedMessage]], Awaitable[None]]
+# Acknowledgements written between two chances for other tasks (an SOS) to run.
+ACK_SLICE = 100
 
 
 class BrokerUnreachable(TanfangError):
@@ -129,9 +131,18 @@ class MqttSource:
                 batch = [self._queue.popleft() for _ in range(min(self.batch_max,
                                                                   len(self._queue)))]
                 await handle(batch)
-                for message in batch:
-                    if message.qos:
-                        self._client.ack(message.mid, message.qos)
+                await self._acknowledge(batch)
+
+    async def _acknowledge(self, batch: Sequence[ReceivedMessage]) -> None:
+        """PUBACK the batch, a slice at a time: each acknowledgement wakes paho's thread,
+        which may keep the GIL a while, so a whole batch at once stalled the event loop (an
+        SOS included) for up to 0.3 s in the ingest benchmark; sliced, under 0.1 s."""
+        for start in range(0, len(batch), ACK_SLICE):
+            if start:
+                await asyncio.sleep(0)
+            for message in batch[start : start + ACK_SLICE]:
+                if message.qos:
+                    self._client.ack(message.mid, message.qos)
 
     @property
     def backlog(self) -> int:
