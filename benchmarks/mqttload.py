@@ -17,15 +17,29 @@ from sqlalchemy import insert
 from devices.simulator.load import LOAD_TYPES, load_device_id
 from monitor.ingest.topics import TopicParser
 from monitor.store.db import Database
-from monitor.store.models import Community, Contact, Device, DutyShift, Elder, RegisterReading
+from monitor.store.models import (
+    Community,
+    Contact,
+    Device,
+    DutyShift,
+    Elder,
+    HourlyUsage,
+    RegisterReading,
+)
+from monitor.timeutil import hour_floor
 
 PREFIX = "tanfang/v1"
 TELEMETRY_TYPES = [i for i, t in enumerate(LOAD_TYPES) if t != "call_button"]
 # Event time of the first pre-published reading of every device. The registry holds two
-# register readings (an hour and a minute) before it, so the drains measure the steady
-# state of a fleet that reports often (a device's very first reading takes a slower path).
+# register readings (an hour and a minute) before it, and HISTORY_HOURS of usage per hour,
+# so the drains measure the steady state of a fleet that has reported for days (a device's
+# very first reading takes a slower path, and queries that read more of the past than they
+# should show only with a past to read).
 START = (datetime.now(UTC) - timedelta(days=3)).replace(second=0, microsecond=0)
 SEED = {"water_meter": 99.999, "power_meter": 899.99, "wearable": 0.0}
+HISTORY_HOURS = 48
+HOURLY = {"water_meter": ("water_m3", 0.005), "power_meter": ("power_kwh", 0.1),
+          "wearable": ("steps", 200.0), "motion_sensor": ("motion", 2.0)}
 
 
 def load_elder_id(e: int) -> str:
@@ -68,6 +82,15 @@ async def fill_registry(url: str, devices: int, start: datetime | None = None) -
                      for m in (61, 1)]
             for lo in range(0, len(seeds), 20_000):
                 await session.execute(insert(RegisterReading), seeds[lo : lo + 20_000])
+            history = [{"device_id": load_device_id(i), "metric": metric,
+                        "hour": hour_floor(start) - timedelta(hours=h),
+                        "elder_id": load_elder_id(i // 10), "value": value, "readings": 4,
+                        "flagged": False}
+                       for i in range(devices) if LOAD_TYPES[i % len(LOAD_TYPES)] in HOURLY
+                       for metric, value in [HOURLY[LOAD_TYPES[i % len(LOAD_TYPES)]]]
+                       for h in range(2, 2 + HISTORY_HOURS)]
+            for lo in range(0, len(history), 20_000):
+                await session.execute(insert(HourlyUsage), history[lo : lo + 20_000])
     finally:
         await db.close()
 

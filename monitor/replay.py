@@ -196,8 +196,8 @@ async def _run(
 
     async def readings_hook(readings: Sequence[Reading]) -> None:
         async with db.transaction() as session:
-            await record_usage(session, readings)
-            await engine.on_readings(session, readings)
+            grown = await record_usage(session, readings)
+            await engine.on_readings(session, readings, grown)
 
     pipeline = Pipeline(config, db, directory, Metrics(), on_readings=readings_hook)
     result = ReplayResult(messages=len(recording))

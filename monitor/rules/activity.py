@@ -21,11 +21,13 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from monitor.store.locks import lock_devices
 from monitor.store.models import Device, HourlyUsage
 from monitor.telemetry.reading import Reading
+from monitor.telemetry.usage import Grown
 from monitor.timeutil import hour_floor
 from monitor.visits.remote_check import ACTIVITY_METRIC
 
 HOUR = timedelta(hours=1)
 RECHECK = timedelta(hours=26)  # a day's backlog, and the hours around it
+RECENT = timedelta(hours=2)  # the window of meters whose readings were added in order
 # A dry hour: less water than half the 1 L resolution of a household meter.
 DRY_M3 = 0.0005
 
@@ -35,9 +37,11 @@ def _is_motion(reading: Reading) -> bool:
 
 
 async def note_activity(
-    session: AsyncSession, readings: Sequence[Reading], life_per_hour: dict[str, float]
+    session: AsyncSession, readings: Sequence[Reading], life_per_hour: dict[str, float],
+    grown: Grown,
 ) -> None:
-    """Move `last_active_at` / `last_idle_at` of the batch's devices forward, in one transaction."""
+    """Move `last_active_at` / `last_idle_at` of the batch's devices forward, in one
+    transaction. `grown`: what `record_usage` returned for the batch."""
     first: dict[str, datetime] = {}
     newest: dict[str, datetime] = {}
     kinds: dict[str, str] = {}
@@ -54,19 +58,16 @@ async def note_activity(
     if not kinds:
         return
     await lock_devices(session, kinds)
-    metered = [d for d, t in kinds.items() if t != "motion_sensor"]
     idle: dict[str, datetime] = {}
     recomputed: dict[str, datetime] = {}
-    lo: datetime | None = None
-    if metered:
-        # Usage per hour is recomputed as readings fill gaps (a gap's delta is first spread
-        # evenly), so the newest active hour is read again over a window reaching back
-        # RECHECK before the batch, and replaces what an earlier batch concluded there.
-        lo = hour_floor(min(first[d] for d in metered)) - RECHECK
+    windows = _windows({d: first[d] for d, t in kinds.items() if t != "motion_sensor"}, grown)
+    for lo, devices in windows.items():
         rows = await session.execute(
             select(HourlyUsage.device_id, HourlyUsage.metric, HourlyUsage.hour,
                    HourlyUsage.value)
-            .where(HourlyUsage.device_id.in_(metered), HourlyUsage.hour >= lo)
+            .where(HourlyUsage.device_id.in_(devices),
+                   HourlyUsage.metric.in_(sorted({ACTIVITY_METRIC[kinds[d]] for d in devices})),
+                   HourlyUsage.hour >= lo)
         )
         for device_id, metric, hour, value in rows.all():
             end = hour + HOUR  # usage is known by the hour: its end, the cautious side
@@ -76,11 +77,12 @@ async def note_activity(
             if metric == "water_m3" and value < DRY_M3 and hour + HOUR <= newest[device_id] \
                     and hour >= hour_floor(first[device_id]) - HOUR:
                 idle[device_id] = max(idle.get(device_id, end), end)
+    window = {d: lo for lo, devices in windows.items() for d in devices}
     # One statement moves both clocks of every device of the batch: forward to what was
-    # found (the newest active hour back to `lo` replaces what lay inside the window), and
+    # found (the newest active hour in the device's window replaces what lay inside it), and
     # a device's first report starts a clock still unset: silence is measured from there.
     clocks = [{"d": d, "a": recomputed.get(d, active.get(d)),
-               "lo": lo if d in recomputed else None, "i": idle.get(d), "f": first[d],
+               "lo": window[d] if d in recomputed else None, "i": idle.get(d), "f": first[d],
                "w": kinds[d] == "water_meter"} for d in sorted(kinds)]
     await session.execute(_CLOCKS, clocks)
 
@@ -106,6 +108,29 @@ def _clocks() -> Update:
 
 
 _CLOCKS = _clocks()
+
+
+def _windows(first: dict[str, datetime], grown: Grown) -> dict[datetime, list[str]]:
+    """The meters of a batch by the hour from which their usage is read back.
+
+    Usage per hour is recomputed as late readings fill gaps (a gap's delta is first spread
+    evenly), so an hour may lose its use: the newest active hour is read again over RECHECK
+    before the batch, and replaces what an earlier batch concluded there. A meter whose
+    readings were added in order (`grown`) had its hours only grow since, so what was
+    concluded before them still holds: its window is the RECENT hours before the batch,
+    when the hours added to lie within them (the usual case: a meter reporting every few
+    minutes), and it falls back to RECHECK otherwise.
+    """
+    if not first:
+        return {}
+    batch = hour_floor(min(first.values()))
+    windows: dict[datetime, list[str]] = {}
+    for device_id in sorted(first):
+        since = grown.get(device_id)
+        recent = since is not None and min(since, hour_floor(first[device_id]) - HOUR) \
+            >= batch - RECENT
+        windows.setdefault(batch - (RECENT if recent else RECHECK), []).append(device_id)
+    return windows
 
 
 def group_by_device(readings: Sequence[Reading]) -> dict[str, list[Reading]]:

@@ -1,7 +1,8 @@
 """The rules engine: reading-driven rules in the readings' transaction, sweeps on a clock.
 
     engine = RuleEngine(db, config, RulesSource("config/rules.yaml"))
-    opened = await engine.on_readings(session, readings)   # inside the usage transaction
+    grown = await record_usage(session, readings)           # in the usage transaction,
+    opened = await engine.on_readings(session, readings, grown)   # then the reading rules
     alarms = await engine.sweep(now)                        # now: wall clock, or replay time
 
 Each `find_*` is read-only and returns the conditions that hold at `now` as AlarmDecisions
@@ -36,6 +37,7 @@ from monitor.rules.vitals import check_vitals
 from monitor.store.db import Database, Preempted
 from monitor.store.models import Alarm, Device, HourlyUsage
 from monitor.telemetry.reading import Reading
+from monitor.telemetry.usage import Grown
 from monitor.timeutil import hour_floor, utcnow
 
 logger = logging.getLogger(__name__)
@@ -76,14 +78,16 @@ class RuleEngine:
 
     # -- reading-driven ---------------------------------------------------------------------
 
-    async def on_readings(self, session: AsyncSession, readings: Sequence[Reading]) -> Opened:
-        """Signs of life, vital signs and too much water, in the caller's transaction."""
+    async def on_readings(self, session: AsyncSession, readings: Sequence[Reading],
+                          grown: Grown) -> Opened:
+        """Signs of life, vital signs and too much water, in the caller's transaction, after
+        `record_usage` of the same readings (which returned `grown`)."""
         rules = self.rules
         opened: Opened = []
         try:
             async with session.begin_nested():
                 base = rules.for_elder(None, ())
-                await note_activity(session, readings, base.inactivity.life_per_hour)
+                await note_activity(session, readings, base.inactivity.life_per_hour, grown)
                 await self._vitals(session, readings, rules, opened)
                 await self._too_much_water(session, readings, rules, opened)
         except Preempted:

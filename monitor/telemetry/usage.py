@@ -8,7 +8,9 @@ The result depends only on the set of readings, never on the order they arrived 
 Most readings arrive in order: newer than every stored reading of their device. Then the
 only new pair is (newest stored, new reading), and its share is added to the hours it spans
 (`_append`): the same sums the recomputation makes, in the same order, without reading the
-hour's other readings back. A late or repeated reading takes the recomputation.
+hour's other readings back. A late or repeated reading takes the recomputation. The hours a
+device's readings were added to only grew; `record_usage` says from which hour on, so that
+the rules reading usage back (monitor/rules/activity.py) read only those.
 """
 
 from __future__ import annotations
@@ -79,9 +81,12 @@ def counts_for_usage(reading: Reading) -> bool:
     return _register_value(reading) is not None
 
 
-async def record_usage(session: AsyncSession, readings: Sequence[Reading]) -> None:
+Grown = dict[str, datetime]  # device -> the first hour its readings were added to
+
+
+async def record_usage(session: AsyncSession, readings: Sequence[Reading]) -> Grown:
     """Store register readings and bring the hours they touch up to date, in the caller's
-    transaction.
+    transaction; return the devices whose hours only grew, each with the first of them.
 
     A device whose new readings all follow its newest stored one has their share added to
     its hours. The others' hours are recomputed from the readings near the new ones, read for
@@ -98,7 +103,7 @@ async def record_usage(session: AsyncSession, readings: Sequence[Reading]) -> No
         latest[(reading.device_id, reading.ts)] = value
         groups[reading.device_id] = (metric, reading.elder_id)
     if not latest:
-        return
+        return {}
     new_ts: dict[str, list[datetime]] = defaultdict(list)
     for device_id, ts in latest:
         new_ts[device_id].append(ts)
@@ -106,6 +111,7 @@ async def record_usage(session: AsyncSession, readings: Sequence[Reading]) -> No
     await lock_devices(session, new_ts)
     newest = await _below(session, list(new_ts), FAR_FUTURE)
     out = HourWrites()
+    grown: Grown = {}
     recompute: dict[str, list[datetime]] = {}
     for n, (device_id, stamps) in enumerate(new_ts.items()):
         if n and not n % YIELD_EVERY:
@@ -113,8 +119,8 @@ async def record_usage(session: AsyncSession, readings: Sequence[Reading]) -> No
         last = newest.get(device_id)
         metric, elder_id = groups[device_id]
         if last is not None and min(stamps) > last[0]:
-            _append(out, device_id, metric, elder_id, last,
-                    sorted((ts, latest[(device_id, ts)]) for ts in stamps))
+            grown[device_id] = _append(out, device_id, metric, elder_id, last,
+                                       sorted((ts, latest[(device_id, ts)]) for ts in stamps))
         else:
             recompute[device_id] = stamps
     rows = [{"device_id": d, "ts": ts, "value": v} for (d, ts), v in latest.items()]
@@ -140,11 +146,13 @@ async def record_usage(session: AsyncSession, readings: Sequence[Reading]) -> No
                 await _recompute(_Stored(session), device_id, metric, elder_id,
                                  recompute[device_id], out)
     await out.write(session)
+    return grown
 
 
 def _append(out: HourWrites, device_id: str, metric: str, elder_id: str | None,
-            last: tuple[datetime, float], points: list[tuple[datetime, float]]) -> None:
-    """What readings newer than the newest stored one (`last`) add to their hours."""
+            last: tuple[datetime, float], points: list[tuple[datetime, float]]) -> datetime:
+    """What readings newer than the newest stored one (`last`) add to their hours; returns
+    the first of those hours."""
     hours: dict[datetime, Hour] = {}
     prior = last
     for ts, value in points:
@@ -171,6 +179,7 @@ def _append(out: HourWrites, device_id: str, metric: str, elder_id: str | None,
          "value": slot.value, "readings": slot.readings, "flagged": slot.flagged}
         for hour, slot in hours.items() if slot.known
     ]
+    return min(hours)
 
 
 # How far before the new readings' hour the batched path reads every reading; before that

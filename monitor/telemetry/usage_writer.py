@@ -19,7 +19,7 @@ from monitor.ingest.pipeline import is_operational
 from monitor.store.db import Database, Preempted
 from monitor.telemetry.batcher import Batcher
 from monitor.telemetry.reading import Reading
-from monitor.telemetry.usage import counts_for_usage, record_usage
+from monitor.telemetry.usage import Grown, counts_for_usage, record_usage
 
 logger = logging.getLogger(__name__)
 
@@ -31,7 +31,8 @@ MIN_DEVICES, MAX_DEVICES = 40, 1000
 class ReadingRules(Protocol):
     """Rules that read usage as it is recorded (monitor/rules/engine.RuleEngine)."""
 
-    async def on_readings(self, session: AsyncSession, readings: Sequence[Reading]) -> Any:
+    async def on_readings(self, session: AsyncSession, readings: Sequence[Reading],
+                          grown: Grown) -> Any:
         """Judge the readings inside the usage transaction; return what to announce."""
         ...
 
@@ -84,8 +85,9 @@ class UsageWriter:
             try:
                 async with self.db.transaction(preemptible=True) as session:
                     began = time.perf_counter()
-                    await record_usage(session, part)
-                    opened = await self.rules.on_readings(session, part) if self.rules else None
+                    grown = await record_usage(session, part)
+                    opened = (await self.rules.on_readings(session, part, grown)
+                              if self.rules else None)
                 self._fit(len(chunk), time.perf_counter() - began)
             except Preempted:
                 continue  # rolled back for an alarm: the same devices again, once it is in

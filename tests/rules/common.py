@@ -52,8 +52,8 @@ class Home:
 
     async def _readings(self, readings: Sequence[Reading]) -> None:
         async with self.db.transaction() as session:
-            await record_usage(session, readings)
-            await self.engine.on_readings(session, readings)
+            grown = await record_usage(session, readings)
+            await self.engine.on_readings(session, readings, grown)
 
     async def start(self) -> Home:
         await self.directory.load()

@@ -15,6 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from monitor.store.db import Database, Preempted
 from monitor.store.models import Community, HourlyUsage, RegisterReading
 from monitor.telemetry.reading import Reading
+from monitor.telemetry.usage import Grown
 from monitor.telemetry.usage_writer import UsageWriter
 from monitor.urgency import Urgency
 from tests.fixtures.factories import MakeElder
@@ -98,7 +99,8 @@ class AlarmMidway:
         self.announced: list[Any] = []
         self.sos: asyncio.Task[None] | None = None
 
-    async def on_readings(self, session: AsyncSession, readings: Sequence[Reading]) -> Any:
+    async def on_readings(self, session: AsyncSession, readings: Sequence[Reading],
+                          grown: Grown) -> Any:
         self.calls += 1
         if self.calls == 1:
             entered = asyncio.Event()

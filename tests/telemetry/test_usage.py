@@ -237,10 +237,10 @@ async def test_readings_in_order_are_added_to_their_hours_as_the_recomputation_m
     original = usage._append
 
     def counted(out: object, device_id: str, metric: str, elder_id: str | None,
-                last: object, points: list[object]) -> None:
+                last: object, points: list[object]) -> datetime:
         nonlocal appended
         appended += len(points)
-        original(out, device_id, metric, elder_id, last, points)  # type: ignore[arg-type]
+        return original(out, device_id, metric, elder_id, last, points)  # type: ignore[arg-type]
 
     monkeypatch.setattr(usage, "_append", counted)
     rng = random.Random(11)
