@@ -25,13 +25,15 @@ from monitor.store.models import (
     Elder,
     HourlyUsage,
     RegisterReading,
+    RuleState,
 )
 from monitor.timeutil import hour_floor
 
 PREFIX = "tanfang/v1"
 TELEMETRY_TYPES = [i for i, t in enumerate(LOAD_TYPES) if t != "call_button"]
 # Event time of the first pre-published reading of every device. The registry holds two
-# register readings (an hour and a minute) before it, and HISTORY_HOURS of usage per hour,
+# register readings (an hour and a minute) before it, HISTORY_HOURS of usage per hour and an
+# hour of vital signs,
 # so the drains measure the steady state of a fleet that has reported for days (a device's
 # very first reading takes a slower path, and queries that read more of the past than they
 # should show only with a past to read).
@@ -91,6 +93,15 @@ async def fill_registry(url: str, devices: int, start: datetime | None = None) -
                        for h in range(2, 2 + HISTORY_HOURS)]
             for lo in range(0, len(history), 20_000):
                 await session.execute(insert(HourlyUsage), history[lo : lo + 20_000])
+            # A wearable's vital signs of the last hour, one a minute, as rules keep them.
+            minutes = [(start - timedelta(minutes=m)).timestamp() for m in range(60, 0, -1)]
+            window = {"heart_rate": [[t, 72.0] for t in minutes],
+                      "spo2": [[t, 97.0] for t in minutes], "newest": minutes[-1]}
+            vitals = [{"rule": "vitals", "subject": load_device_id(i), "state": window,
+                       "updated_at": start}
+                      for i in range(devices) if LOAD_TYPES[i % len(LOAD_TYPES)] == "wearable"]
+            for lo in range(0, len(vitals), 20_000):
+                await session.execute(insert(RuleState), vitals[lo : lo + 20_000])
     finally:
         await db.close()
 

@@ -9,9 +9,11 @@ apart than `max_gap_min`, and it is sustained once it spans `sustain_min`.
 
 from __future__ import annotations
 
+from bisect import bisect_left
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from operator import itemgetter
 from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -56,15 +58,16 @@ def _dt(epoch: float) -> datetime:
 
 
 def sustained_runs(
-    points: Sequence[tuple[float, float]], bad: Callable[[float], bool], sustain: timedelta,
+    points: Sequence[Sequence[float]], bad: Callable[[float], bool], sustain: timedelta,
     max_gap: timedelta,
 ) -> list[tuple[float, float, float, float]]:
-    """(start, moment it became sustained, lowest, highest) of each sustained run, by time."""
+    """(start, moment it became sustained, lowest, highest) of each sustained run among
+    (time, value) points in time order."""
     runs: list[tuple[float, float, float, float]] = []
     start: float | None = None
     last = lo = hi = 0.0
     done = False
-    for ts, value in sorted(points):
+    for ts, value in points:
         if not bad(value) or (start is not None and ts - last > max_gap.total_seconds()):
             start = None
             done = False
@@ -77,6 +80,18 @@ def sustained_runs(
             runs.append((start, ts, lo, hi))
             done = True
     return runs
+
+
+def merged(kept: list[list[float]], fresh: dict[float, float],
+           floor: float) -> list[list[float]]:
+    """A wearable's window after a batch: its [time, value] points from `floor` on, in time
+    order, a fresh value replacing a kept one of the same time. Fresh points all later than
+    the kept ones (readings in order, the usual case) are appended to what is kept."""
+    if not kept or not fresh or min(fresh) > kept[-1][0]:
+        start = bisect_left(kept, floor, key=itemgetter(0))
+        return kept[start:] + [[t, v] for t, v in sorted(fresh.items()) if t >= floor]
+    known = {t: v for t, v in kept} | fresh
+    return [[t, v] for t, v in sorted(known.items()) if t >= floor]
 
 
 async def check_vitals(
@@ -108,13 +123,10 @@ async def check_vitals(
         newest = max(r.ts for r in batch)
         horizon = max(newest, _dt(state.get("newest", 0.0)))
         for kind, (name, range_of) in CHECKS.items():
-            known = {float(t): float(v) for t, v in state.get(name, [])}
-            fresh = [(r.ts, r.fields[name]) for r in batch if r.fields.get(name) is not None]
-            for ts, value in fresh:
-                known[_epoch(ts)] = float(value)
-            floor = _epoch(horizon - KEEP)
-            points = sorted((t, v) for t, v in known.items() if t >= floor)
-            state[name] = [[t, v] for t, v in points]
+            fresh = {_epoch(r.ts): float(r.fields[name]) for r in batch
+                     if r.fields.get(name) is not None}
+            points = state[name] = merged(state.get(name, []), fresh,
+                                          _epoch(horizon - KEEP))
             if not fresh:
                 continue
             raised_upto = float(state.get(f"{name}_raised", 0.0))
@@ -126,7 +138,7 @@ async def check_vitals(
                 points, bad, timedelta(minutes=rules.sustain_min),
                 timedelta(minutes=rules.max_gap_min))
             new = [run for run in runs if run[0] > raised_upto]
-            latest_t = max(_epoch(ts) for ts, _ in fresh)
+            latest_t = max(fresh)
             if new:
                 start, became, lo, hi = new[-1]
                 state[f"{name}_raised"] = start

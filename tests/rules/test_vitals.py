@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import asyncio
+import random
 from datetime import datetime
 from pathlib import Path
 
-from monitor.rules.vitals import sustained_runs
+from monitor.rules.vitals import merged, sustained_runs
 from monitor.store.db import Database
 from tests.fixtures.factories import MakeElder
 from tests.rules.common import MIN, T0, Home, kinds
@@ -23,6 +24,23 @@ def test_a_run_must_last_and_hold_together() -> None:
     assert sustained_runs([(0, 35), (300, 38)], low, five, gap) == [(0, 300, 35, 38)]
     assert sustained_runs([(0, 35), (120, 70), (300, 35)], low, five, gap) == []  # broken
     assert sustained_runs([(0, 35), (1200, 35)], low, five, gap) == []  # 20 min apart
+
+
+def test_a_window_merges_a_batch_in_order_or_late_as_a_merge_by_time_would() -> None:
+    rng = random.Random(5)
+    appended = 0
+    for _ in range(500):
+        kept = [[float(t), float(rng.randint(30, 130))]
+                for t in sorted(rng.sample(range(0, 3600, 60), rng.randint(0, 8)))]
+        late = kept and rng.random() < 0.4
+        times = rng.sample(range(0, 3600, 60), 3) if late else [
+            (kept[-1][0] if kept else 0) + 60 * k for k in rng.sample(range(1, 6), 3)]
+        fresh = {float(t): float(rng.randint(30, 130)) for t in times[: rng.randint(0, 3)]}
+        floor = float(rng.choice([0, 600, 1800, 3000]))
+        expected = sorted({**{t: v for t, v in kept}, **fresh}.items())
+        assert merged(kept, fresh, floor) == [[t, v] for t, v in expected if t >= floor]
+        appended += bool(fresh) and not late
+    assert appended > 100
 
 
 async def test_heart_rate_out_of_range_for_five_minutes(
