@@ -29,7 +29,7 @@ from monitor.config import Config
 from monitor.metrics import Metrics
 from monitor.rules import continuous, device_health, inactivity, routine
 from monitor.rules.activity import note_activity
-from monitor.rules.episodes import load_states, settle
+from monitor.rules.episodes import load_kinds, load_states, settle
 from monitor.rules.lookup import ElderInfo, elders_of
 from monitor.rules.settings import ContinuousRules, Rules
 from monitor.rules.source import RulesSource
@@ -112,11 +112,11 @@ class RuleEngine:
             return rules.for_elder(elder_id, info.categories if info else ()).vitals
 
         findings = await check_vitals(session, wearables, settings_for, community)
-        states: dict[str, dict[str, dict[str, Any]]] = {}  # one query per kind, not per finding
-        for kind in sorted({f.kind for f in findings}):
-            states[kind] = await load_states(
-                session, kind, sorted({f.subject for f in findings if f.kind == kind}),
-                lock=True)
+        if not findings:
+            return
+        # The episodes of every kind found, in one query (not one per kind or finding).
+        states = await load_kinds(session, sorted({f.kind for f in findings}),
+                                  sorted({f.subject for f in findings}), lock=True)
         for finding in findings:
             outcome = await settle(session, finding.kind, finding.subject, finding.decision,
                                    finding.at, rules.hysteresis, states[finding.kind])

@@ -1,10 +1,11 @@
 """Sustained vital signs: heart rate or SpO2 out of range for minutes, judged on event time.
 
 The recent readings of each wearable live in `rule_state` (rule `vitals`, subject the
-device), locked while a batch updates them, so that two daemons splitting the readings of
-one wearable see them all. Readings are merged by their `ts`, so late and out-of-order
-readings count where they belong; a run is a series of out-of-range readings no further
-apart than `max_gap_min`, and it is sustained once it spans `sustain_min`.
+device); a batch locks the wearable's device row before it reads them, so that two
+daemons splitting the readings of one wearable see them all. Readings are merged by their
+`ts`, so late and out-of-order readings count where they belong; a run is a series of
+out-of-range readings no further apart than `max_gap_min`, and it is sustained once it
+spans `sustain_min`.
 """
 
 from __future__ import annotations
@@ -21,8 +22,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from monitor.alarms.service import AlarmDecision
 from monitor.rules.episodes import load_states
 from monitor.rules.settings import VitalsRules
+from monitor.store.locks import lock_devices
 from monitor.store.models import RuleState
-from monitor.store.upsert import insert_ignore_many, upsert
+from monitor.store.upsert import upsert
 from monitor.telemetry.reading import Reading
 from monitor.timeutil import utcnow
 
@@ -107,11 +109,8 @@ async def check_vitals(
     if not per_device:
         return []
     subjects = sorted(per_device)
-    now = utcnow()  # the rows must exist before they can be locked: one statement for all
-    await insert_ignore_many(session, RuleState, [
-        {"rule": RULE, "subject": subject, "state": {}, "updated_at": now}
-        for subject in subjects])
-    states = await load_states(session, RULE, subjects, lock=True)
+    await lock_devices(session, subjects)  # the wearables' rows: their windows are ours
+    states = await load_states(session, RULE, subjects)
     findings: list[Finding] = []
     rows: list[dict[str, Any]] = []
     for device_id in subjects:
