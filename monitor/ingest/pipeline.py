@@ -10,9 +10,10 @@ from collections import OrderedDict
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from functools import lru_cache
 from typing import Any, cast
 
-from sqlalchemy import Table, bindparam, select, update
+from sqlalchemy import Table, bindparam, case, select, update
 
 from monitor.alarms.service import AlarmDecision, log_event, raise_alarm
 from monitor.config import Config
@@ -355,38 +356,39 @@ class Pipeline:
             i += len(part)
 
     async def _write_activity(self, part: list[tuple[str, Activity]]) -> None:
-        seen = [{"d_id": device_id, "d_ts": act.last_seen_at} for device_id, act in part]
-        # One executemany per set of columns: the statement is compiled once per set.
+        # One executemany per set of columns (the statement is compiled once per set), each
+        # row moving `last_seen_at` forward too: one update per device.
         changes: dict[tuple[str, ...], list[dict[str, Any]]] = {}
         for device_id, act in part:
             values = {name: getattr(act, name) for name in ACTIVITY_COLUMNS
                       if getattr(act, name) is not None}
-            if values:
-                changes.setdefault(tuple(values), []).append(
-                    {"d_id": device_id, **{f"d_{k}": v for k, v in values.items()}})
+            changes.setdefault(tuple(values), []).append(
+                {"d_id": device_id, "d_ts": act.last_seen_at,
+                 **{f"d_{k}": v for k, v in values.items()}})
         async with self.db.transaction(preemptible=True) as session:
             await lock_devices(session, (device_id for device_id, _ in part))
             connection = await session.connection()
-            await connection.execute(_SEEN, seen)
             for names, rows in changes.items():
-                await connection.execute(_changes(names), rows)
+                await connection.execute(_activity(names), rows)
 
 
 ACTIVITY_PER_TRANSACTION = 500
 ACTIVITY_COLUMNS = ("online", "battery_pct", "signal_dbm", "last_reading")
 _DEVICES = cast(Table, Device.__table__)
-_SEEN = (
-    update(_DEVICES)
-    .where(_DEVICES.c.id == bindparam("d_id"))
-    .where(_DEVICES.c.last_seen_at.is_(None)
-           | (_DEVICES.c.last_seen_at < bindparam("d_ts", type_=_DEVICES.c.last_seen_at.type)))
-    .values(last_seen_at=bindparam("d_ts", type_=_DEVICES.c.last_seen_at.type))
-)
 
 
-def _changes(names: tuple[str, ...]) -> Any:
-    return update(_DEVICES).where(_DEVICES.c.id == bindparam("d_id")).values(
-        {name: bindparam(f"d_{name}", type_=_DEVICES.c[name].type) for name in names})
+@lru_cache(maxsize=32)
+def _activity(names: tuple[str, ...]) -> Any:
+    """A device's row after its messages: `last_seen_at` only forward, and these columns."""
+    c = _DEVICES.c
+    seen = bindparam("d_ts", type_=c.last_seen_at.type)
+    newer = c.last_seen_at.is_(None) | (c.last_seen_at < seen)
+    statement = update(_DEVICES).where(c.id == bindparam("d_id"))
+    if not names:
+        return statement.where(newer).values(last_seen_at=seen)
+    return statement.values({"last_seen_at": case((newer, seen), else_=c.last_seen_at),
+                             **{name: bindparam(f"d_{name}", type_=c[name].type)
+                                for name in names}})
 
 
 # PostgreSQL's deadlock and serialization failure: the transaction lost, trying again is right.
