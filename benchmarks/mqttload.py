@@ -33,10 +33,9 @@ PREFIX = "tanfang/v1"
 TELEMETRY_TYPES = [i for i, t in enumerate(LOAD_TYPES) if t != "call_button"]
 # Event time of the first pre-published reading of every device. The registry holds two
 # register readings (an hour and a minute) before it, HISTORY_HOURS of usage per hour and an
-# hour of vital signs,
-# so the drains measure the steady state of a fleet that has reported for days (a device's
-# very first reading takes a slower path, and queries that read more of the past than they
-# should show only with a past to read).
+# hour of vital signs, so the drains measure the steady state of a fleet that has reported
+# for days (a device's very first reading takes a slower path, and queries that read more of
+# the past than they should show only with a past to read).
 START = (datetime.now(UTC) - timedelta(days=3)).replace(second=0, microsecond=0)
 SEED = {"water_meter": 99.999, "power_meter": 899.99, "wearable": 0.0}
 HISTORY_HOURS = 48

@@ -18,7 +18,6 @@ from datetime import datetime, timedelta
 from sqlalchemy import Boolean, Table, Update, bindparam, case, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from monitor.store.locks import lock_devices
 from monitor.store.models import Device, HourlyUsage
 from monitor.telemetry.reading import Reading
 from monitor.telemetry.usage import Grown
@@ -41,7 +40,8 @@ async def note_activity(
     grown: Grown,
 ) -> None:
     """Move `last_active_at` / `last_idle_at` of the batch's devices forward, in one
-    transaction. `grown`: what `record_usage` returned for the batch."""
+    transaction whose device rows are locked (`RuleEngine.on_readings`). `grown`: what
+    `record_usage` returned for the batch."""
     first: dict[str, datetime] = {}
     newest: dict[str, datetime] = {}
     kinds: dict[str, str] = {}
@@ -57,7 +57,6 @@ async def note_activity(
             active[d] = max(active.get(d, reading.ts), reading.ts)
     if not kinds:
         return
-    await lock_devices(session, kinds)
     idle: dict[str, datetime] = {}
     recomputed: dict[str, datetime] = {}
     windows = _windows({d: first[d] for d, t in kinds.items() if t != "motion_sensor"}, grown)

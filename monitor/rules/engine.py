@@ -35,6 +35,7 @@ from monitor.rules.settings import ContinuousRules, Rules
 from monitor.rules.source import RulesSource
 from monitor.rules.vitals import check_vitals
 from monitor.store.db import Database, Preempted
+from monitor.store.locks import lock_devices
 from monitor.store.models import Alarm, Device, HourlyUsage
 from monitor.telemetry.reading import Reading
 from monitor.telemetry.usage import Grown
@@ -86,6 +87,9 @@ class RuleEngine:
         opened: Opened = []
         try:
             async with session.begin_nested():
+                # The batch's device rows, once for every rule below: their clocks, and the
+                # wearables' vital-sign windows, are then this transaction's alone.
+                await lock_devices(session, {r.device_id for r in readings})
                 base = rules.for_elder(None, ())
                 await note_activity(session, readings, base.inactivity.life_per_hour, grown)
                 await self._vitals(session, readings, rules, opened)

@@ -1,8 +1,9 @@
 """Sustained vital signs: heart rate or SpO2 out of range for minutes, judged on event time.
 
 The recent readings of each wearable live in `rule_state` (rule `vitals`, subject the
-device); a batch locks the wearable's device row before it reads them, so that two
-daemons splitting the readings of one wearable see them all. Readings are merged by their
+device); the usage transaction locks the wearable's device row before they are read
+(`RuleEngine.on_readings`), so that two daemons splitting the readings of one wearable see
+them all. Readings are merged by their
 `ts`, so late and out-of-order readings count where they belong; a run is a series of
 out-of-range readings no further apart than `max_gap_min`, and it is sustained once it
 spans `sustain_min`.
@@ -22,7 +23,6 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from monitor.alarms.service import AlarmDecision
 from monitor.rules.episodes import load_states
 from monitor.rules.settings import VitalsRules
-from monitor.store.locks import lock_devices
 from monitor.store.models import RuleState
 from monitor.store.upsert import upsert
 from monitor.telemetry.reading import Reading
@@ -109,7 +109,6 @@ async def check_vitals(
     if not per_device:
         return []
     subjects = sorted(per_device)
-    await lock_devices(session, subjects)  # the wearables' rows: their windows are ours
     states = await load_states(session, RULE, subjects)
     findings: list[Finding] = []
     rows: list[dict[str, Any]] = []

@@ -13,8 +13,8 @@ from monitor.store.models import Device
 async def lock_devices(session: AsyncSession, device_ids: Iterable[str]) -> None:
     """Lock these device rows, in id order, before a transaction's updates take them.
 
-    Device activity (`Pipeline.flush_activity`) and signs of life (`rules.activity`) each
-    update hundreds of device rows in a few statements; on PostgreSQL two such transactions
+    Device activity (`Pipeline.flush_activity`) and the reading rules (`RuleEngine.on_readings`)
+    each update hundreds of device rows in a few statements; on PostgreSQL two such transactions
     that took the same rows in different orders deadlocked. SQLite's one writer needs no locks.
     """
     ids = sorted(set(device_ids))

@@ -79,3 +79,43 @@ async def test_device_activity_takes_its_rows_in_id_order(pg: Database) -> None:
     async with pg.sessions() as session:
         seen = (await session.execute(select(Device.last_seen_at))).scalars().all()
     assert len(seen) == len(METERS) and all(seen)
+
+
+async def test_the_reading_rules_hold_a_wearables_row_while_they_read_its_window(
+    pg: Database, make_elder: MakeElder, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Two daemons with readings of one wearable must take turns at its vital-sign window,
+    or each merges its readings into what it read and the later commit drops the other's."""
+    from monitor.rules import engine as engine_module
+    from monitor.rules.engine import RuleEngine
+    from monitor.telemetry.reading import Reading
+
+    await make_elder(pg, "E2", devices={"wb-1": "wearable"})
+    now = datetime.now(UTC)
+    async with pg.transaction() as session:  # clocks set: signs of life leave the row alone
+        await session.execute(update(Device).where(Device.id == "wb-1").values(
+            last_active_at=now, last_idle_at=now))
+    reading = Reading("wb-1", "wearable", "E2", now, {"heart_rate": 72.0})
+    inside, release = asyncio.Event(), asyncio.Event()
+    original = engine_module.check_vitals
+
+    async def paused(*args: object, **kwargs: object) -> object:
+        inside.set()
+        await release.wait()
+        return await original(*args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(engine_module, "check_vitals", paused)
+    engine = RuleEngine(pg, Config())
+
+    async def rules() -> None:
+        async with pg.transaction() as session:
+            await engine.on_readings(session, [reading], {})
+
+    running = asyncio.create_task(rules())
+    await asyncio.wait_for(inside.wait(), 10)
+    probe = select(Device.id).where(Device.id == "wb-1").with_for_update(nowait=True)
+    async with pg.sessions() as other:
+        with pytest.raises(DBAPIError):  # lock not available
+            await other.execute(probe)
+    release.set()
+    await running
